@@ -1,0 +1,31 @@
+# copgen_plugin: every entry point an analyst, a developer or CI uses.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PLUGIN := copgen_plugin
+
+.PHONY: setup setup-runtime test lint package demo models clean
+
+setup:            ## QGIS (apt), .venv and pinned dev + runtime requirements; idempotent
+	bash scripts/setup.sh
+
+setup-runtime:    ## the same without the dev/export requirements (torch, pytest, ruff)
+	bash scripts/setup.sh --no-dev
+
+test: setup       ## the whole suite, QGIS included
+	bash scripts/run_tests.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+package: setup    ## the installable plugin ZIP in dist/
+	$(PY) scripts/package.py --out dist
+
+models: setup     ## fetch COP-GEN base from the hub and export it (needs internet)
+	$(PY) -m models.fetch copgen-base --out packages/copgen-base
+
+demo: setup
+	bash scripts/demo.sh
+
+clean:
+	rm -rf build dist .pytest_cache

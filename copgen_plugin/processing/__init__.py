@@ -1,0 +1,1 @@
+"""The QGIS Processing layer: a provider and one thin module per algorithm."""

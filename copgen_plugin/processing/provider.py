@@ -1,0 +1,35 @@
+"""Processing provider `copgen`: the stable home of every algorithm id (`copgen:<name>`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .diagnostics_algorithm import DiagnosticsAlgorithm
+
+ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
+
+
+class CopgenProvider(QgsProcessingProvider):
+    """Lists the algorithms; loading it imports no heavy dependency."""
+
+    def id(self) -> str:
+        return "copgen"
+
+    def name(self) -> str:
+        return "COP-GEN"
+
+    def longName(self) -> str:
+        return "COP-GEN generative models for Copernicus data"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON_PATH))
+
+    def svgIconPath(self) -> str:
+        return str(ICON_PATH)
+
+    def loadAlgorithms(self) -> None:
+        for algorithm in (DiagnosticsAlgorithm(),):
+            self.addAlgorithm(algorithm)
