@@ -95,11 +95,14 @@ def _hub_facts() -> dict[str, str]:
         from huggingface_hub import constants
     except Exception as exc:
         return {"hf_hub_version": f"import failed: {exc}", "hf_cache_dir": "?"}
-    return {"hf_hub_version": _version("huggingface_hub"), "hf_cache_dir": str(constants.HF_HUB_CACHE)}
+    return {
+        "hf_hub_version": _version("huggingface_hub"),
+        "hf_cache_dir": str(constants.HF_HUB_CACHE),
+    }
 
 
 def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[str, str]:
-    """Gather every fact of FACT_KEYS as strings; `device` picks the providers the probe asks for."""
+    """Every fact of FACT_KEYS as a string; `device` picks the providers the probe asks for."""
     if device not in DEVICE_PROVIDERS:
         raise ValueError(f"device must be one of {sorted(DEVICE_PROVIDERS)}, not {device!r}")
     packages = find_packages()

@@ -66,7 +66,8 @@ def find_packages(dirs: list[Path] | None = None) -> list[PackageInfo]:
     """Every package folder directly inside the search folders (a folder may be one itself)."""
     found: list[PackageInfo] = []
     for base in dirs if dirs is not None else search_dirs():
-        candidates = [base] + (sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else [])
+        children = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        candidates = [base, *children]
         for folder in candidates:
             info = read_info(folder)
             if info is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from qgis_env import PLUGIN_NAME, QGIS_PYTHON_PLUGINS, make_plugins_dir  # noqa: E402
+from qgis_env import PLUGIN_NAME, QGIS_PYTHON_PLUGINS, make_plugins_dir
 
 # Processing's Python package (`import processing` in tests) lives with QGIS's own plugins.
 if str(QGIS_PYTHON_PLUGINS) not in sys.path:
