@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def classFactory(iface: Any) -> Any:  # noqa: N802 - QGIS's required name
+def classFactory(iface: Any) -> Any:
     """Return the plugin object; `iface` is None under qgis_process, so it is only stored."""
     from .copgen_plugin.plugin import CopgenPlugin
 

@@ -23,7 +23,7 @@ class CopgenAlgorithm(QgsProcessingAlgorithm):
     def svgIconPath(self) -> str:
         return str(ICON_PATH)
 
-    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API name
+    def canExecute(self) -> tuple[bool, str]:
         """False plus an install command when a run-time dependency cannot be imported."""
         status = deps.check(self.required_modules)
         return status.ok, status.message()
