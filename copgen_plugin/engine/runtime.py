@@ -1,0 +1,206 @@
+"""ONNX Runtime sessions: device choice verified, threads set, clear errors.
+
+onnxruntime is imported lazily here (never at package import), so the QGIS plugin loads and
+can explain what is missing even where onnxruntime is not installed.
+
+onnxruntime-gpu silently falls back to the CPU when CUDA cannot be initialised; after creating
+a session the engine reads back ``session.get_providers()``, logs it, and warns when CUDA was
+asked for and not obtained. On CUDA the denoiser uses I/O binding so the clean condition
+latents are uploaded once and stay on the device for all solver steps; the CPU path is a plain
+``session.run`` and does not depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cuda", "cpu")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def import_onnxruntime() -> ModuleType:
+    """The onnxruntime module, or a :class:`DeviceError` that says how to get it."""
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise DeviceError(
+            "onnxruntime is not installed in this Python; install onnxruntime (CPU) or "
+            "onnxruntime-gpu (CUDA) to run COP-GEN"
+        ) from exc
+    return onnxruntime
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run graphs: ``device`` auto/cuda/cpu and thread counts (None = ORT default)."""
+
+    device: str = "auto"
+    intra_op_threads: int | None = None
+    inter_op_threads: int | None = None
+    cuda_device_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise InputError(f"device must be one of {DEVICES}, got {self.device!r}")
+        for name in ("intra_op_threads", "inter_op_threads"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise InputError(f"{name} must be >= 0, got {value}")
+
+
+def requested_providers(options: RuntimeOptions, available: Sequence[str]) -> list[Any]:
+    """Provider list for a session: CUDA first when asked for (or auto and available)."""
+    want_cuda = options.device == "cuda" or (options.device == "auto" and CUDA in available)
+    if want_cuda:
+        return [(CUDA, {"device_id": options.cuda_device_id}), CPU]
+    return [CPU]
+
+
+class OnnxModel:
+    """One ONNX graph in an ONNX Runtime session, with the providers it really got."""
+
+    def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None) -> None:
+        ort = import_onnxruntime()
+        self.path = Path(path)
+        self.name = name or self.path.name
+        self.options = options
+        if not self.path.is_file():
+            raise ModelLoadError(f"{self.name}: ONNX file not found: {self.path}")
+        so = ort.SessionOptions()
+        if options.intra_op_threads is not None:
+            so.intra_op_num_threads = options.intra_op_threads
+        if options.inter_op_threads is not None:
+            so.inter_op_num_threads = options.inter_op_threads
+        providers = requested_providers(options, ort.get_available_providers())
+        try:
+            self.session = ort.InferenceSession(str(self.path), so, providers=providers)
+        except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
+            raise ModelLoadError(
+                f"{self.name}: ONNX Runtime cannot load {self.path} "
+                f"(corrupted, truncated or not an ONNX graph?): {exc}"
+            ) from exc
+        self.providers: list[str] = list(self.session.get_providers())
+        self.on_cuda = CUDA in self.providers
+        self.cuda_fallback = options.device == "cuda" and not self.on_cuda
+        logger.info("%s: ONNX Runtime providers %s", self.name, self.providers)
+        if self.cuda_fallback:
+            logger.warning(
+                "%s: CUDA was requested but ONNX Runtime runs on %s (available: %s); is "
+                "onnxruntime-gpu installed with a matching CUDA/cuDNN?",
+                self.name, self.providers, ort.get_available_providers(),
+            )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.on_cuda else "cpu"
+
+    def input_shapes(self) -> dict[str, list[Any]]:
+        return {i.name: list(i.shape) for i in self.session.get_inputs()}
+
+    def output_shapes(self) -> dict[str, list[Any]]:
+        return {o.name: list(o.shape) for o in self.session.get_outputs()}
+
+    def check_interface(
+        self, inputs: Mapping[str, Sequence[int]], outputs: Mapping[str, Sequence[int]]
+    ) -> None:
+        """Raise :class:`ModelLoadError` unless the graph has these per-sample shapes.
+
+        The shapes exclude the (dynamic) batch axis; symbolic dimensions are accepted.
+        """
+        for kind, expected, actual in (
+            ("input", inputs, self.input_shapes()),
+            ("output", outputs, self.output_shapes()),
+        ):
+            for name, shape in expected.items():
+                if name not in actual:
+                    raise ModelLoadError(
+                        f"{self.name}: the graph has no {kind} {name!r} "
+                        f"(it has {sorted(actual)})"
+                    )
+                got = actual[name][1:]
+                ok = len(got) == len(shape) and all(
+                    not isinstance(g, int) or g == s for g, s in zip(got, shape, strict=True)
+                )
+                if not ok:
+                    raise ModelLoadError(
+                        f"{self.name}: {kind} {name!r} has per-sample shape {got}, "
+                        f"the manifest says {list(shape)}"
+                    )
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Run on host arrays; every output comes back as a numpy array."""
+        try:
+            return list(self.session.run(None, dict(feeds)))
+        except Exception as exc:
+            raise InferenceError(f"{self.name}: ONNX Runtime failed: {exc}") from exc
+
+
+class DenoiserSession:
+    """The backbone as a :data:`joint.Denoiser`: ``z_<key>``/``t_<key>`` in, ``eps_<key>`` out.
+
+    On CUDA, arrays registered with :meth:`keep_on_device` (the condition latents, which do not
+    change between steps) are uploaded once and bound as device values; the solver state and the
+    outputs still go through the host because the solver is NumPy.
+    """
+
+    def __init__(self, model: OnnxModel, keys: Sequence[str]) -> None:
+        self.model = model
+        self.keys = tuple(keys)
+        self._device_values: dict[str, tuple[np.ndarray, Any]] = {}
+
+    def keep_on_device(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Upload constant inputs once (CUDA only; a no-op on the CPU)."""
+        self._device_values.clear()
+        if not self.model.on_cuda:
+            return
+        ort = import_onnxruntime()
+        dev = self.model.options.cuda_device_id
+        for key, arr in arrays.items():
+            value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", dev)
+            self._device_values[f"z_{key}"] = (arr, value)
+
+    def __call__(
+        self, z: Mapping[str, np.ndarray], t: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        feeds: dict[str, np.ndarray] = {}
+        for key in self.keys:
+            feeds[f"z_{key}"] = np.ascontiguousarray(z[key], dtype=np.float32)
+            feeds[f"t_{key}"] = np.ascontiguousarray(t[key], dtype=np.float32)
+        outs = self._run_bound(feeds, z) if self._device_values else self.model.run(feeds)
+        names = self.model.output_names
+        return {name[len("eps_"):]: out for name, out in zip(names, outs, strict=True)}
+
+    def _run_bound(
+        self, feeds: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
+        binding = self.model.session.io_binding()
+        dev = self.model.options.cuda_device_id
+        for name, arr in feeds.items():
+            kept = self._device_values.get(name)
+            if kept is not None and kept[0] is z.get(name[len("z_"):]):
+                binding.bind_ortvalue_input(name, kept[1])
+            else:
+                binding.bind_cpu_input(name, arr)
+        for name in self.model.output_names:
+            binding.bind_output(name, "cuda", dev)
+        try:
+            self.model.session.run_with_iobinding(binding)
+            return list(binding.copy_outputs_to_cpu())
+        except CopgenError:
+            raise
+        except Exception as exc:
+            raise InferenceError(f"{self.model.name}: ONNX Runtime failed: {exc}") from exc
