@@ -250,7 +250,7 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
 
 
 def load_package(
-    root: str | Path, *, verify: str = "cached", cache_path: Path | None = None
+    root: str | Path, *, verify: str = "cached", cache_path: str | Path | None = None
 ) -> ModelPackage:
     """Read and validate a package folder.
 

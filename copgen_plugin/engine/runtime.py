@@ -61,9 +61,12 @@ class RuntimeOptions:
 
 
 def requested_providers(options: RuntimeOptions, available: Sequence[str]) -> list[Any]:
-    """Provider list for a session: CUDA first when asked for (or auto and available)."""
-    want_cuda = options.device == "cuda" or (options.device == "auto" and CUDA in available)
-    if want_cuda:
+    """Provider list for a session: CUDA first when asked for (or auto) and installed.
+
+    CUDA is only requested when this onnxruntime build has it; when ``cuda`` is asked for and
+    the build lacks it, the CPU is used and :class:`OnnxModel` warns.
+    """
+    if options.device in ("cuda", "auto") and CUDA in available:
         return [(CUDA, {"device_id": options.cuda_device_id}), CPU]
     return [CPU]
 

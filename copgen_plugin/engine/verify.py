@@ -69,10 +69,10 @@ def _save_cache(path: Path, cache: dict[str, list]) -> None:
 
 def verify_files(
     root: Path, entries: Iterable[FileEntry], *, mode: str = "cached",
-    cache_path: Path | None = None,
+    cache_path: str | Path | None = None,
 ) -> None:
     """Raise :class:`MissingFileError` / :class:`ChangedFileError` for the first bad file."""
-    cache_file = cache_path or default_cache_path()
+    cache_file = Path(cache_path) if cache_path else default_cache_path()
     cache = _load_cache(cache_file) if mode == "cached" else {}
     dirty = False
     for entry in entries:
