@@ -1,0 +1,312 @@
+"""One footprint: normalise and encode the conditions once, sample N, decode, de-normalise.
+
+This is the official ``CopgenModel.generate`` order of operations (COPGEN_REFERENCE.md 4.3)
+with the engine's choices made explicit:
+
+* conditions are encoded to the **posterior mean x scale factor** by default (deterministic;
+  the official code draws one posterior sample, available as ``condition_latent="sample"``);
+  the result's ``condition_latent`` field says which was used;
+* modalities neither given nor requested are generated jointly and discarded (official CLI),
+  or fed fresh noise at t = 0 (official API) with ``other_modalities="noise"``;
+* partly observed targets are held by latent inpainting (``inpaint``);
+* sample i always draws its noise from its own generator, seeded from (seed, i), so the same
+  seed gives the same samples whatever the batch size, and different seeds differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import Cancelled, InputError
+from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
+from .joint import JointNoiseModel, LatentLayout
+from .modalities import ModalitySpec, denormalise, invert_code_remap, normalise
+from .package import ModelPackage, load_package
+from .requests import (
+    CONDITION_LATENTS,
+    OTHER_MODALITIES,
+    GenerationRequest,
+    GenerationResult,
+    PartialObservation,
+)
+from .runtime import DenoiserSession, OnnxModel, RuntimeOptions
+from .sampler import DPMSolver
+from .schedule import NoiseSchedule
+from .spread import CategoricalSpread, OnlineSpread, Spread, categorical_spread
+from .tokenizer import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Roles of the modalities in one request, each in network order."""
+
+    outputs: tuple[str, ...]  # returned: targets and partial keys
+    generated: tuple[str, ...]  # in the joint state: outputs (+ others in "generate" mode)
+    conditions: tuple[str, ...]
+    noise_others: tuple[str, ...]  # fed fresh noise ("noise" mode)
+
+
+def sample_generator(seed: int, index: int) -> np.random.Generator:
+    """The generator of sample ``index``: independent of batching."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1, index))))
+
+
+def _condition_generator(seed: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0,))))
+
+
+class CopgenEngine:
+    """A model package with its ONNX Runtime sessions (created lazily, then reused)."""
+
+    def __init__(self, package: ModelPackage, options: RuntimeOptions | None = None) -> None:
+        self.package = package
+        self.options = options or RuntimeOptions()
+        self.schedule = NoiseSchedule.from_manifest(package.schedule)
+        self._denoiser: DenoiserSession | None = None
+        self._tokenizers: dict[str, Tokenizer] = {}
+
+    @classmethod
+    def open(cls, path: str | Path, options: RuntimeOptions | None = None, *,
+             verify: str = "cached") -> CopgenEngine:
+        return cls(load_package(path, verify=verify), options)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def denoiser(self) -> DenoiserSession:
+        if self._denoiser is None:
+            pkg = self.package
+            model = OnnxModel(pkg.path(pkg.denoiser), self.options, name="denoiser")
+            shapes = {f"z_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
+            times = {f"t_{k}": () for k in pkg.network_order}
+            outs = {f"eps_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
+            model.check_interface({**shapes, **times}, outs)
+            self._denoiser = DenoiserSession(model, pkg.network_order)
+        return self._denoiser
+
+    def tokenizer(self, key: str) -> Tokenizer:
+        if key not in self._tokenizers:
+            spec = self.package.spec(key)
+            if not spec.is_image or spec.encoder is None or spec.decoder is None:
+                raise InputError(f"{key} is a scalar modality: it has no tokenizer")
+            enc = OnnxModel(self.package.path(spec.encoder), self.options, name=spec.encoder)
+            dec = OnnxModel(self.package.path(spec.decoder), self.options, name=spec.decoder)
+            self._tokenizers[key] = Tokenizer(spec, enc, dec)
+        return self._tokenizers[key]
+
+    @property
+    def providers(self) -> dict[str, list[str]]:
+        """Providers each created session actually runs on."""
+        out = {} if self._denoiser is None else {"denoiser": self._denoiser.model.providers}
+        for key, tok in self._tokenizers.items():
+            out[f"encoder_{key}"] = tok.encoder.providers
+            out[f"decoder_{key}"] = tok.decoder.providers
+        return out
+
+    # -- one footprint ---------------------------------------------------------------------
+
+    def _plan(self, req: GenerationRequest) -> _Plan:
+        pkg = self.package
+        for key in [*req.targets, *req.conditions, *req.partial]:
+            pkg.spec(key)  # ModalityError naming the known keys
+        if req.other_modalities not in OTHER_MODALITIES:
+            raise InputError(f"other_modalities must be one of {OTHER_MODALITIES}")
+        if req.condition_latent not in CONDITION_LATENTS:
+            raise InputError(f"condition_latent must be one of {CONDITION_LATENTS}")
+        if req.n_samples < 1 or req.batch_size < 1:
+            raise InputError("n_samples and batch_size must be >= 1")
+        both = (set(req.targets) | set(req.partial)) & set(req.conditions)
+        if both:
+            raise InputError(f"modalities both given and generated: {sorted(both)}")
+        scalar_partial = [k for k in req.partial if not pkg.modalities[k].is_image]
+        if scalar_partial:
+            raise InputError(f"scalar modalities cannot be partly observed: {scalar_partial}")
+        wanted = set(req.targets) | set(req.partial)
+        if not wanted:
+            raise InputError("nothing to generate: give at least one target modality")
+        order = pkg.network_order
+        rest = [k for k in order if k not in wanted and k not in req.conditions]
+        generate_rest = req.other_modalities == "generate"
+        return _Plan(
+            outputs=tuple(k for k in order if k in wanted),
+            generated=tuple(k for k in order if k in wanted or (generate_rest and k in rest)),
+            conditions=tuple(k for k in order if k in req.conditions),
+            noise_others=() if generate_rest else tuple(rest),
+        )
+
+    def _to_network(self, spec: ModalitySpec, value: Any, req: GenerationRequest) -> np.ndarray:
+        """Physical (or already normalised) value -> network-space array with a batch axis 1."""
+        if req.inputs_normalised:
+            x = np.asarray(value, dtype=np.float32)
+        else:
+            remap = req.lulc_code_remap if spec.family == "LULC" else None
+            x = normalise(spec, value, s1_in_db=req.s1_in_db, code_remap=remap)
+        x = x.reshape(1, *spec.image_shape) if x.ndim == 3 else x
+        if x.shape != (1, *spec.image_shape):
+            raise InputError(f"{spec.key}: expected one footprint {spec.image_shape}, got "
+                             f"{x.shape}")
+        return x
+
+    def _encode_condition(self, key: str, value: Any, req: GenerationRequest,
+                          rng: np.random.Generator) -> np.ndarray:
+        spec = self.package.spec(key)
+        x = self._to_network(spec, value, req)
+        if not spec.is_image:
+            return x
+        eps = None
+        if req.condition_latent == "sample":
+            eps = rng.standard_normal((1, *spec.latent_shape), dtype=np.float32)
+        return self.tokenizer(key).encode(x, eps)
+
+    def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest) -> HeldLatent:
+        spec = self.package.spec(key)
+        observed = np.asarray(obs.observed, dtype=bool)
+        if observed.shape != spec.image_shape[1:]:
+            raise InputError(f"{key}: observed mask {observed.shape}, expected "
+                             f"{spec.image_shape[1:]}")
+        values = np.array(obs.values, copy=True)
+        if not req.inputs_normalised:  # gap pixels may hold nodata or NaN: make them harmless
+            values[:, ~observed] = 0
+        x = self._to_network(spec, values, req)
+        for c in range(x.shape[1]):  # gaps -> mean of the observed pixels (keeps the encoder calm)
+            x[0, c][~observed] = x[0, c][observed].mean() if observed.any() else 0.0
+        cells = latent_observed_mask(observed, spec.latent_shape[1:], margin=req.inpaint_margin)
+        latent = self.tokenizer(key).encode(x) if cells.any() else np.zeros(
+            (1, *spec.latent_shape), np.float32)
+        logger.info("%s: %d of %d latent cells held by inpainting", key, int(cells.sum()),
+                    cells.size)
+        return HeldLatent(latent, cells)
+
+    def generate(self, req: GenerationRequest, *, progress: ProgressFn | None = None,
+                 cancel: CancelFn | None = None) -> GenerationResult:
+        """Generate ``req.n_samples`` samples of the requested modalities for one footprint."""
+        plan = self._plan(req)
+        pkg = self.package
+        steps = req.steps or pkg.solver.steps
+        solver = DPMSolver(self.schedule, steps=steps, t_start=pkg.solver.t_start,
+                           t_end=pkg.solver.t_end)
+        seed = int(req.seed if req.seed is not None else np.random.SeedSequence().entropy)
+        denoiser = self.denoiser()
+        cond_rng = _condition_generator(seed)
+        conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)
+                      for k in plan.conditions}
+        held = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
+                if k in req.partial}
+        layout = LatentLayout(pkg.specs, plan.generated)
+        out = _Outputs(self, plan, req, held)
+        batches = [range(s, min(s + req.batch_size, req.n_samples))
+                   for s in range(0, req.n_samples, req.batch_size)]
+        total, done = len(batches) * steps, 0
+
+        def on_eval(_: int, __: int) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            if cancel is not None and cancel():
+                raise Cancelled(f"cancelled after {done} of {total} solver steps")
+
+        for batch in batches:
+            if cancel is not None and cancel():
+                raise Cancelled(f"cancelled after {done} of {total} solver steps")
+            rngs = [sample_generator(seed, i) for i in batch]
+            x0 = layout.pack({k: np.stack([r.standard_normal(pkg.modalities[k].latent_shape,
+                                                             dtype=np.float32) for r in rngs])
+                              for k in layout.keys})
+            b = len(rngs)
+            tiled = {k: np.ascontiguousarray(np.broadcast_to(v, (b, *v.shape[1:])))
+                     for k, v in conditions.items()}
+
+            def other_noise(key: str, shape: tuple[int, ...], rngs=rngs) -> np.ndarray:
+                return np.stack([r.standard_normal(shape[1:], dtype=np.float32) for r in rngs])
+
+            joint = JointNoiseModel(pkg.specs, layout, denoiser, tiled,
+                                    other_noise=other_noise if plan.noise_others else None,
+                                    num_train_timesteps=self.schedule.num_train_timesteps)
+            denoiser.keep_on_device(joint.conditions)
+            constraint = LatentInpainting(self.schedule, layout, held, x0) if held else None
+            x = solver.sample(x0, joint, constraint=constraint, on_eval=on_eval)
+            out.add(layout.unpack(x))
+        return out.result(seed, steps, denoiser.model.device, self.providers)
+
+
+class _Outputs:
+    """Decode, de-normalise, composite and accumulate spread, batch by batch."""
+
+    def __init__(self, engine: CopgenEngine, plan: _Plan, req: GenerationRequest,
+                 held: Mapping[str, HeldLatent]) -> None:
+        self.engine, self.plan, self.req, self.held = engine, plan, req, held
+        pkg = engine.package
+        self.samples: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
+        self.latents: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
+        self.generated: dict[str, np.ndarray] = {}
+        self.observed_values: dict[str, np.ndarray] = {}  # physical, for compositing
+        self.spread: dict[str, OnlineSpread | None] = {}
+        for key in plan.outputs:
+            spec = pkg.modalities[key]
+            if not spec.is_image:
+                self.spread[key] = None
+                continue
+            part = req.partial.get(key)
+            mask = (np.ones(spec.image_shape[1:], bool) if part is None
+                    else ~np.asarray(part.observed, dtype=bool))
+            self.generated[key] = mask
+            if part is not None and req.composite_observed:
+                values = np.asarray(part.values)
+                if req.inputs_normalised:
+                    values = denormalise(spec, values[None].astype(np.float32))[0]
+                self.observed_values[key] = values
+            self.spread[key] = (None if spec.is_categorical or not req.compute_spread else
+                                OnlineSpread((spec.raw_channels, *spec.image_shape[1:]),
+                                             generated=mask))
+
+    def add(self, latents: Mapping[str, np.ndarray]) -> None:
+        pkg, req = self.engine.package, self.req
+        for key in self.plan.outputs:
+            spec = pkg.modalities[key]
+            z = np.array(latents[key], dtype=np.float32)
+            x = self.engine.tokenizer(key).decode(z) if spec.is_image else z
+            remap = req.lulc_code_remap if spec.family == "LULC" else None
+            phys = denormalise(spec, x, code_remap=invert_code_remap(remap) if remap else None)
+            if key in self.observed_values:
+                obs = ~self.generated[key]
+                phys[:, :, obs] = self.observed_values[key][:, obs]
+            self.latents[key].append(z)
+            self.samples[key].append(phys)
+            acc = self.spread.get(key)
+            if acc is not None:
+                for sample in phys:
+                    acc.update(sample)
+
+    def result(self, seed: int, steps: int, device: str,
+               providers: dict[str, list[str]]) -> GenerationResult:
+        pkg, req = self.engine.package, self.req
+        samples = {k: np.concatenate(v) for k, v in self.samples.items()}
+        spread: dict[str, Spread | CategoricalSpread | None] = {}
+        for key, acc in self.spread.items():
+            if acc is not None:
+                spread[key] = acc.result()
+            elif pkg.modalities[key].is_categorical and req.compute_spread:
+                spread[key] = categorical_spread(samples[key], generated=self.generated[key])
+            else:
+                spread[key] = None
+        return GenerationResult(
+            samples=samples, latents={k: np.concatenate(v) for k, v in self.latents.items()},
+            generated=self.generated,
+            latent_held={k: h.cells for k, h in self.held.items()}, spread=spread,
+            condition_latent="posterior_mean" if req.condition_latent == "mean"
+            else "posterior_sample",
+            other_modalities=req.other_modalities, seed=seed, steps=steps,
+            n_samples=req.n_samples, device=device, providers=providers,
+            model_id=pkg.model_id, model_version=pkg.model_version,
+        )
