@@ -54,11 +54,16 @@ def _resolve(source: Any) -> Any:
     return source if isinstance(source, nn.Module) else source()
 
 
+def _check_target(out_dir: Path) -> None:
+    """Only an empty folder or an older package may be replaced (checked before any work)."""
+    if out_dir.exists() and (not out_dir.is_dir() or (
+            any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file())):
+        raise FileExistsError(f"{out_dir} exists, is not empty and is not a model package")
+
+
 def _replace_dir(staging: Path, out_dir: Path) -> None:
     if out_dir.exists():
-        entries = list(out_dir.iterdir())
-        if entries and not (out_dir / MANIFEST).exists():
-            raise FileExistsError(f"{out_dir} exists, is not empty and is not a model package")
+        _check_target(out_dir)
         shutil.rmtree(out_dir)
     staging.chmod(0o755)  # mkdtemp makes it private
     staging.rename(out_dir)
@@ -80,6 +85,7 @@ def export_package(
     options = options or ExportOptions()
     specs = dict(specs or MODALITIES)
     out_dir = Path(out_dir).resolve()
+    _check_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
     try:
