@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
-from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
@@ -76,19 +75,14 @@ def to_target_grid(
         if r1 > r0 and c1 > c0:
             out[:, r0:r1, c0:c1] = src[:, r0 - r:r1 - r, c0 - col:c1 - col]
     else:
-        padded = np.pad(src, ((0, 0), (_PAD, _PAD), (_PAD, _PAD)), constant_values=np.nan)
+        # Edge-replicated border: a target pixel whose centre is inside the square but within
+        # a few cm of its edge (GDAL's and PROJ's transforms differ at that level) still gets
+        # the edge value instead of nothing.
+        padded = np.pad(src, ((0, 0), (_PAD, _PAD), (_PAD, _PAD)), mode="edge")
         pt = src_t @ Affine.translation(-_PAD, -_PAD)
         reproject(padded, out, src_transform=pt, src_crs=footprint.crs, src_nodata=np.nan,
                   dst_transform=dst_t, dst_crs=grid.crs, dst_nodata=np.nan,
-                  resampling=resampling_method(resampling))
-        hole = covered & ~np.isfinite(out).all(axis=0)
-        if hole.any():
-            # A kernel that found no valid support (e.g. mode at the very edge): nearest.
-            near = np.full_like(out, np.nan)
-            reproject(padded, near, src_transform=pt, src_crs=footprint.crs, src_nodata=np.nan,
-                      dst_transform=dst_t, dst_crs=grid.crs, dst_nodata=np.nan,
-                      resampling=Resampling.nearest)
-            out[:, hole] = near[:, hole]
+                  resampling=resampling_method(resampling), tolerance=0.0)
     covered &= np.isfinite(out).all(axis=0)
     out[:, ~covered] = np.nan
     return TargetPatch(window=w, data=out, covered=covered)
