@@ -17,3 +17,28 @@ Modules, each with one job:
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: public names, imported on first use so that ``import copgen_plugin.engine`` stays cheap
+_EXPORTS = {
+    "CopgenEngine": "generate",
+    "GenerationRequest": "requests",
+    "GenerationResult": "requests",
+    "PartialObservation": "requests",
+    "RuntimeOptions": "runtime",
+    "ModelPackage": "package",
+    "load_package": "package",
+    "CopgenError": "errors",
+    "Cancelled": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
