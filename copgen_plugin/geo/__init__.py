@@ -1,19 +1,34 @@
 """Footprint planning and raster I/O with rasterio (numpy + rasterio only: no QGIS, no torch).
 
-Typical use by the orchestrator, per gap fill::
+How an orchestrator drives it for one gap fill (all sizes come from the model manifest)::
 
     grid = RasterGrid.from_path(target)
-    gaps = GapReader(Path(target), bands=(1, ..., 12), mask_path=mask)
+    layout = band_layout("S2L2A", count, mapping=user_mapping)        # or descriptions/standard
+    groups = group_bands(layout, {key: m.bands for key, m in s2_groups}, partial=True)
+    gaps = GapReader(target, bands, nodata=user_nodata, mask_path=mask)
     plan = plan_footprints(grid, gaps, footprint_m=manifest.footprint_m, overlap_m=320,
                            strip_rows=gaps.strip_rows())
-    for i, fp in enumerate(plan):
-        tw = read_target_window(target, bands, fp.window, mask_path=mask)
-        prior = plan.prior_coverage(i)                        # generated before: observed now
-        s2_10m = read_modality(target, group_idx, fp, pixel_size_m=10, resampling="bilinear")
-        ...                                                   # engine generates on native grids
-        patch = to_target_grid(gen, fp, grid, pixel_size_m=10, resampling="bilinear")
-        write = tw.gap & patch.covered & ~prior
-        writer.write_window(to_output_dtype(patch.data, dtype, nodata), fp.window, mask=write)
+    with OutputSet() as outs:                                          # all or nothing
+        samples = [outs.add(dest_k, grid, count=..., dtype=..., nodata=...) for dest_k in ...]
+        filled = outs.add(dest, grid, ...); spread = outs.add(dest_s, grid, dtype="float32", ...)
+        for w in (*samples, filled):
+            w.copy_from(target, bands)                                 # observed, bit for bit
+        for i, fp in enumerate(plan):                                  # cancel: raise here
+            tw = read_target_window(target, bands, fp.window, nodata=..., mask_path=mask)
+            prior = plan.prior_coverage(i) & tw.gap                    # generated before
+            for k, w in enumerate(samples):                            # inpainting input
+                comp = np.where(prior, w.read_window(fp.window), tw.data)
+                known = tw.observed | prior
+                for key, idx in groups.items():                        # e.g. 20 m group
+                    x = warp_to_footprint(comp[idx - 1], known, src_crs=grid.crs,
+                                          src_transform=grid.window_transform(fp.window),
+                                          footprint=fp, pixel_size_m=20, resampling="average")
+            cond = read_modality(dem, [1], fp, pixel_size_m=30, resampling="bilinear")
+            # engine: lat/lon = fp.centre_lat/lon, date = resolve_date(...), generate N ...
+            patch = to_target_grid(gen_k, fp, grid, pixel_size_m=10, resampling="bilinear")
+            write = tw.gap & patch.covered & ~prior                    # seams: never twice
+            samples[k].write_window(to_output_dtype(patch.data, dtype, nodata), fp.window,
+                                    mask=write)
 """
 
 from __future__ import annotations

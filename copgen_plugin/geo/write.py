@@ -130,18 +130,30 @@ class GeoTiffWriter:
             raise RuntimeError(f"{self.dest.name}: writer is {self._state}")
         return self._ds
 
+    def _indexes(self, bands: Sequence[int] | None) -> list[int]:
+        if bands is None:
+            return list(range(1, self.count + 1))
+        idx = [int(b) for b in bands]
+        if not idx or any(not 1 <= b <= self.count for b in idx) or len(set(idx)) != len(idx):
+            raise ValueError(f"{self.dest.name}: bands {idx} are not distinct 1-based bands of "
+                             f"a {self.count}-band output")
+        return idx
+
     def write_window(self, array: np.ndarray, window: Window, *,
-                     mask: np.ndarray | None = None) -> None:
+                     mask: np.ndarray | None = None, bands: Sequence[int] | None = None) -> None:
         """Write ``array`` (C, h, w) (or (h, w) for one band) on ``window`` of the grid,
-        clipped to the raster; with ``mask`` ((h, w) or (C, h, w)) only where it is True."""
+        clipped to the raster; with ``mask`` ((h, w) or (C, h, w)) only where it is True.
+        ``bands`` (1-based) says which output bands the C channels go to (default: all), so
+        each band group can be written straight to its file bands."""
         ds = self._open_ds()
+        idx = self._indexes(bands)
         a = np.asarray(array)
         if a.ndim == 2:
             a = a[None]
         h, w = int(window.height), int(window.width)
-        if a.shape != (self.count, h, w):
+        if a.shape != (len(idx), h, w):
             raise ValueError(f"{self.dest.name}: array {a.shape} does not fit window "
-                             f"({self.count}, {h}, {w})")
+                             f"({len(idx)}, {h}, {w})")
         if a.dtype != self.dtype and not np.can_cast(a.dtype, self.dtype, "safe"):
             raise TypeError(f"{self.dest.name}: {a.dtype} values for a {self.dtype} output; "
                             "convert with to_output_dtype first")
@@ -155,18 +167,21 @@ class GeoTiffWriter:
             m = m[sl] if m.ndim == 2 else m[(slice(None), *sl)]
             if not m.any():
                 return
-            part = np.where(m, part, ds.read(window=inter))
-        ds.write(part, window=inter)
+            part = np.where(m, part, ds.read(idx, window=inter))
+        ds.write(part, indexes=idx, window=inter)
 
-    def read_window(self, window: Window) -> np.ndarray:
-        """Current content (C, h, w) of ``window``; outside the raster: nodata (or 0)."""
+    def read_window(self, window: Window, *, bands: Sequence[int] | None = None) -> np.ndarray:
+        """Current content (C, h, w) of ``window`` (of ``bands``, default all); outside the
+        raster: nodata (or 0). Reading back what earlier footprints wrote is how overlap is
+        held as observed."""
         ds = self._open_ds()
+        idx = self._indexes(bands)
         h, w = int(window.height), int(window.width)
         fill = self.nodata if self.nodata is not None else 0
-        out = np.full((self.count, h, w), fill, dtype=self.dtype)
+        out = np.full((len(idx), h, w), fill, dtype=self.dtype)
         inter = self.grid.clip(window)
         if inter is not None:
-            out[(slice(None), *window_slices(inter, window))] = ds.read(window=inter)
+            out[(slice(None), *window_slices(inter, window))] = ds.read(idx, window=inter)
         return out
 
     def copy_from(self, path: str | Path, bands: Sequence[int], *, chunk_rows: int = 256,

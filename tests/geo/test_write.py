@@ -107,6 +107,28 @@ def test_writes_are_clipped_and_masked_per_band(tmp_path):
     assert (a[0, :4, :4] == 0).all() and (a[1, :4, :4] == 8).all()
 
 
+def test_band_groups_go_straight_to_their_file_bands(tmp_path):
+    with GeoTiffWriter(tmp_path / "o.tif", grid(4, 4), count=12, dtype="int16",
+                       nodata=0) as w:
+        w.write_window(np.stack([np.full((4, 4), b, np.int16) for b in (4, 3, 2, 8)]),
+                       Window(0, 0, 4, 4), bands=[4, 3, 2, 8])
+        m = np.zeros((4, 4), bool)
+        m[0, 0] = True
+        w.write_window(np.full((2, 4, 4), 99, np.int16), Window(0, 0, 4, 4), bands=[8, 1],
+                       mask=m)
+        assert w.read_window(Window(0, 0, 1, 1), bands=[8, 1]).ravel().tolist() == [99, 99]
+        with pytest.raises(ValueError, match="1-based"):
+            w.write_window(np.zeros((1, 4, 4), np.int16), Window(0, 0, 4, 4), bands=[13])
+    a = read_all(tmp_path / "o.tif")
+    assert [int(a[b - 1, 1, 1]) for b in range(1, 13)] == [0, 2, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0]
+    assert a[7, 0, 0] == 99 and a[0, 0, 0] == 99 and a[0, 1, 1] == 0
+
+
+def read_all(path):
+    with rasterio.open(path) as ds:
+        return ds.read()
+
+
 def test_wrong_arrays_are_refused(tmp_path):
     w = GeoTiffWriter(tmp_path / "o.tif", grid(10, 10), count=1, dtype="int16")
     try:
