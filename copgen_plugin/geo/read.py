@@ -224,7 +224,7 @@ def read_modality(
                 transform=footprint.native_transform(pixel_size_m), crs=footprint.crs,
             )
         data, ok = _read_valid(src, bl, win, src_nodata)
-        src_t = src.window_transform(win)
+        src_t = src_grid.window_transform(win)
         src_crs = src.crs
     values = data.astype(np.float32)
     if value_transform is not None:
@@ -288,7 +288,7 @@ def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: W
             return out
         vals, ok = _read_valid(m, [mask_band], win, None)
         flag = ((vals[0] != 0) & ok[0]).astype(np.uint8)
-        src_t = m.window_transform(win)
+        src_t = mgrid.window_transform(win)
         flag = np.pad(flag, _PAD)
         src_t = src_t @ Affine.translation(-_PAD, -_PAD)
         dst = np.zeros((h, w), dtype=np.uint8)
