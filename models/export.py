@@ -21,7 +21,7 @@ from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_state_dict_file, load_strict, load_vae_weights
 from models.configs import ModalitySpec, get_size, select_modalities
 from models.denoiser import CopgenUViT
-from models.locate import Selection, choose_files, list_tree
+from models.locate import choose_files, list_tree
 from models.manifest import PackageInfo, sha256_file
 from models.onnx_export import ExportOptions
 from models.package import export_package
@@ -55,53 +55,60 @@ DEFAULT_PROVENANCE: dict[str, Provenance] = {
 }
 
 
-def export_from_files(root: Path, selection: Selection, config: str, out_dir: Path,
-                      provenance: Provenance, options: ExportOptions | None = None,
+@dataclass(frozen=True)
+class SourceFile:
+    """One checkpoint to export: where it is now and how to cite it in the manifest."""
+
+    path: Path
+    name: str  # path in the source layout (folder or repository), recorded in the manifest
+    training: bool = False  # a VAE training file that needs EMA extraction
+    origin: dict[str, Any] = field(default_factory=dict)  # e.g. repository and commit
+
+
+def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config: str,
+                      out_dir: Path, provenance: Provenance,
+                      options: ExportOptions | None = None,
                       specs: Sequence[ModalitySpec] | None = None,
                       record_hashes: bool = True) -> Path:
-    """Export the files of ``selection`` (relative to ``root``) as one package."""
+    """Export one backbone file and one VAE file per image modality as a package."""
     size = get_size(config)
     specs = list(specs or select_modalities(None))
     by_key = {s.key: s for s in specs}
-    nnet_path = root / selection.denoiser if selection.denoiser else None
-    if nnet_path is None:
-        raise ValueError("no backbone checkpoint selected")
 
     def load_denoiser() -> CopgenUViT:
         model = CopgenUViT(size.backbone(specs))
-        log.info("loading %s", nnet_path)
-        load_strict(model, load_state_dict_file(nnet_path), str(nnet_path))
+        log.info("loading %s", denoiser.path)
+        load_strict(model, load_state_dict_file(denoiser.path), denoiser.name)
         return model.eval()
 
     def vae_loader(key: str) -> Any:
+        src = vaes[key]
+
         def load() -> AutoencoderKL:
-            path = root / selection.vaes[key]
             vae = AutoencoderKL(size.vae(by_key[key]), by_key[key].scale_factor or 1.0)
-            log.info("loading %s%s", path, " (EMA extraction)" if key in selection.training
-                     else "")
-            load_strict(vae, load_vae_weights(path), str(path))
+            log.info("loading %s%s", src.path, " (EMA extraction)" if src.training else "")
+            load_strict(vae, load_vae_weights(src.path), src.name)
             return vae.eval()
         return load
 
     extra = dict(provenance.extra)
     if record_hashes:
-        weights = {"denoiser": _file_record(root, selection.denoiser)}
-        weights |= {k: _file_record(root, p) for k, p in selection.vaes.items()}
-        extra["weights"] = weights
+        extra["weights"] = {"denoiser": _file_record(denoiser)}
+        extra["weights"] |= {k: _file_record(src) for k, src in sorted(vaes.items())}
     info = PackageInfo(
         model_id=provenance.model_id, model_version=provenance.model_version,
         title=provenance.title, licence=provenance.licence, source=provenance.source,
         config=config, architecture={}, extra=extra,
     )
-    vaes = {k: vae_loader(k) for k in selection.vaes if k in by_key}
-    return export_package(out_dir, load_denoiser, vaes, info, options,
+    loaders = {k: vae_loader(k) for k in vaes if k in by_key}
+    return export_package(out_dir, load_denoiser, loaders, info, options,
                           specs={s.key: s for s in specs})
 
 
-def _file_record(root: Path, rel: str) -> dict[str, Any]:
-    """Provenance of one source checkpoint: its path in the source layout and SHA-256."""
-    path = root / rel
-    return {"file": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+def _file_record(src: SourceFile) -> dict[str, Any]:
+    """Provenance of one source checkpoint: its name in the source layout and SHA-256."""
+    return {**src.origin, "file": src.name, "sha256": sha256_file(src.path),
+            "bytes": src.path.stat().st_size}
 
 
 def export_checkpoint_dir(checkpoint_dir: Path, config: str, out_dir: Path,
@@ -112,9 +119,11 @@ def export_checkpoint_dir(checkpoint_dir: Path, config: str, out_dir: Path,
     if not root.is_dir():
         raise FileNotFoundError(f"checkpoint folder {root} does not exist")
     specs = select_modalities(modalities)
-    selection = choose_files(list_tree(root), specs, where=str(root))
-    log.info("backbone %s; VAEs %s", selection.denoiser, selection.vaes)
-    return export_from_files(root, selection, config, out_dir,
+    sel = choose_files(list_tree(root), specs, where=str(root))
+    log.info("backbone %s; VAEs %s", sel.denoiser, sel.vaes)
+    nnet = SourceFile(root / str(sel.denoiser), str(sel.denoiser))
+    vaes = {k: SourceFile(root / p, p, k in sel.training) for k, p in sel.vaes.items()}
+    return export_from_files(nnet, vaes, config, out_dir,
                              provenance or DEFAULT_PROVENANCE[config], options, specs)
 
 
