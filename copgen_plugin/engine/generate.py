@@ -155,6 +155,9 @@ class CopgenEngine:
         if x.shape != (1, *spec.image_shape):
             raise InputError(f"{spec.key}: expected one footprint {spec.image_shape}, got "
                              f"{x.shape}")
+        if not np.isfinite(x).all():
+            raise InputError(f"{spec.key}: the input holds NaN or infinite values (nodata?); "
+                             "give gaps as a partial observation with a mask")
         return x
 
     def _encode_condition(self, key: str, value: Any, req: GenerationRequest,
@@ -175,6 +178,9 @@ class CopgenEngine:
             raise InputError(f"{key}: observed mask {observed.shape}, expected "
                              f"{spec.image_shape[1:]}")
         values = np.array(obs.values, copy=True)
+        if values.ndim != 3 or values.shape[1:] != observed.shape:
+            raise InputError(f"{key}: partial values must be (C, H, W) on the {observed.shape} "
+                             f"grid, got {values.shape}")
         if not req.inputs_normalised:  # gap pixels may hold nodata or NaN: make them harmless
             values[:, ~observed] = 0
         x = self._to_network(spec, values, req)

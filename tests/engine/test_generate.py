@@ -112,6 +112,7 @@ def test_progress_reports_every_step_and_cancel_stops_within_one(engine):
         ({"conditions": {"S1RTC_vh_vv": np.zeros((3, 192, 192))}}, InputError, "expected"),
         ({"other_modalities": "zeros"}, InputError, "other_modalities"),
         ({"n_samples": 0}, InputError, "n_samples"),
+        ({"conditions": {"S1RTC_vh_vv": np.full((2, 192, 192), np.nan)}}, InputError, "NaN"),
     ],
 )
 def test_invalid_requests_name_the_problem(engine, overrides, error, message):
