@@ -81,11 +81,11 @@ def bench_size(size: str, batches: Sequence[int], threads: int, repeats: int, st
         zt = [torch.from_numpy(z[k]) for k in model.config.keys]
         tt = [torch.from_numpy(t[k]) for k in model.config.keys]
 
-        def torch_fp32(zt=zt, tt=tt) -> object:
+        def torch_fp32(zt: list[torch.Tensor] = zt, tt: list[torch.Tensor] = tt) -> object:
             with torch.inference_mode():
                 return model(zt, tt)
 
-        def torch_bf16(zt=zt, tt=tt) -> object:
+        def torch_bf16(zt: list[torch.Tensor] = zt, tt: list[torch.Tensor] = tt) -> object:
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                 return model(zt, tt)
 

@@ -233,7 +233,8 @@ class CopgenEngine:
             tiled = {k: np.ascontiguousarray(np.broadcast_to(v, (b, *v.shape[1:])))
                      for k, v in conditions.items()}
 
-            def other_noise(key: str, shape: tuple[int, ...], rngs=rngs) -> np.ndarray:
+            def other_noise(key: str, shape: tuple[int, ...],
+                            rngs: list[np.random.Generator] = rngs) -> np.ndarray:
                 return np.stack([r.standard_normal(shape[1:], dtype=np.float32) for r in rngs])
 
             joint = JointNoiseModel(pkg.specs, layout, denoiser, tiled,
