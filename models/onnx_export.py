@@ -84,6 +84,11 @@ class DecoderGraph(nn.Module):
         return self.vae.decode(latent.to(dtype)).float()
 
 
+def _example_batch(options: ExportOptions, batch: int) -> int:
+    """torch.export specialises size-1 dims, so the dynamo exporter needs a batch of >= 2."""
+    return max(batch, 2) if options.exporter == "dynamo" else batch
+
+
 def denoiser_io_names(keys: list[str]) -> tuple[list[str], list[str]]:
     return [f"z_{k}" for k in keys] + [f"t_{k}" for k in keys], [f"eps_{k}" for k in keys]
 
@@ -106,7 +111,7 @@ def _torchscript_export(graph: nn.Module, args: tuple[Tensor, ...], path: Path,
 
 
 def _dynamo_export(graph: nn.Module, args: tuple[Tensor, ...], path: Path,
-                   inputs: list[str], outputs: list[str], opset: int) -> None:
+                   inputs: list[str], outputs: list[str], opset: int, external: bool) -> None:
     batch = torch.export.Dim(BATCH, min=1, max=4096)
     shapes = tuple({0: batch} for _ in args)
     program = torch.onnx.export(graph, args, None, input_names=inputs, output_names=outputs,
@@ -114,7 +119,7 @@ def _dynamo_export(graph: nn.Module, args: tuple[Tensor, ...], path: Path,
                                 dynamo=True, external_data=True)
     if program is None:
         raise RuntimeError("dynamo exporter returned no program")
-    program.save(str(path), external_data=True)
+    program.save(str(path), external_data=external)
 
 
 def export_module(module: nn.Module, graph_cls: type[nn.Module], args: tuple[Tensor, ...],
@@ -137,37 +142,71 @@ def export_module(module: nn.Module, graph_cls: type[nn.Module], args: tuple[Ten
         tmp_path = Path(tmp) / path.name
         with torch.no_grad():
             if options.exporter == "dynamo":
-                _dynamo_export(graph, args, tmp_path, inputs, outputs, options.opset)
+                _dynamo_export(graph, args, tmp_path, inputs, outputs, options.opset, external)
             elif options.exporter == "torchscript":
                 _torchscript_export(graph, args, tmp_path, inputs, outputs, options.opset)
             else:
                 raise ValueError(f"unknown exporter {options.exporter!r}")
         del graph, src
         written = sorted(Path(tmp).iterdir())
-        if not external and written == [tmp_path]:
-            shutil.move(str(tmp_path), path)
-            return [path]
-        # consolidate whatever the exporter wrote into <graph> + one <graph>.data (or inline)
-        model = onnx.load(str(tmp_path), load_external_data=True)
         for old in (path, path.parent / data_name):
             old.unlink(missing_ok=True)
-        if external:
+        if written != [tmp_path]:  # the exporter spilled tensors into files (> 2 GB)
+            log.info("merging %d external tensor files into %s", len(written) - 1, data_name)
+            merge_external_data(tmp_path, path, data_name)
+            files = [path, path.parent / data_name]
+        elif external:
+            model = onnx.load(str(tmp_path))
             onnx.save_model(model, str(path), save_as_external_data=True,
                             all_tensors_to_one_file=True, location=data_name,
                             size_threshold=1024)
+            del model
             files = [path, path.parent / data_name]
         else:
-            onnx.save_model(model, str(path))
+            shutil.move(str(tmp_path), path)
             files = [path]
-        del model
+    for f in files:
+        f.chmod(0o644)  # onnx writes external data as 0600; packages are shared read-only
     log.info("exported %s (%s, %.1f MB of weights)", path.name, options.precision, size / 1e6)
     return files
+
+
+def merge_external_data(src: Path, dst: Path, data_name: str, align: int = 4096) -> None:
+    """Rewrite per-tensor external files as one ``data_name`` file, streaming tensor by tensor.
+
+    ``onnx.load`` + ``save`` would hold every weight in memory twice more (8.3 GB peak for
+    large); this keeps only one tensor at a time.
+    """
+    model = onnx.load(str(src), load_external_data=False)
+    data_path = dst.parent / data_name
+    with data_path.open("wb") as out:
+        for tensor in model.graph.initializer:
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            info = {e.key: e.value for e in tensor.external_data}
+            raw_path = src.parent / info["location"]
+            offset = int(info.get("offset", 0))
+            with raw_path.open("rb") as fh:
+                fh.seek(offset)
+                raw = fh.read(int(info["length"])) if "length" in info else fh.read()
+            pos = out.tell()
+            if pos % align:
+                out.write(b"\0" * (align - pos % align))
+                pos = out.tell()
+            out.write(raw)
+            del tensor.external_data[:]
+            for key, value in (("location", data_name), ("offset", str(pos)),
+                               ("length", str(len(raw)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+    onnx.save_model(model, str(dst))
 
 
 def export_denoiser(model: CopgenUViT, path: Path, options: ExportOptions | None = None,
                     batch: int = 1) -> list[Path]:
     """``denoiser.onnx``: inputs z_<key> (B,C,h,w) then t_<key> (B,), outputs eps_<key>."""
     options = options or ExportOptions()
+    batch = _example_batch(options, batch)
     model.eval()
     keys = model.config.keys
     gen = torch.Generator().manual_seed(0)
@@ -182,6 +221,7 @@ def export_encoder(vae: AutoencoderKL, path: Path, options: ExportOptions | None
                    batch: int = 1) -> list[Path]:
     """``encoder_<key>.onnx``: image (B,C,H,W) -> moments (B,2z,h,w)."""
     options = options or ExportOptions()
+    batch = _example_batch(options, batch)
     vae.eval()
     cfg = vae.config
     x = torch.zeros(batch, cfg.in_channels, cfg.resolution, cfg.resolution)
@@ -192,6 +232,7 @@ def export_decoder(vae: AutoencoderKL, path: Path, options: ExportOptions | None
                    batch: int = 1) -> list[Path]:
     """``decoder_<key>.onnx``: latent (B,z,h,w) in diffusion units -> image (B,C,H,W)."""
     options = options or ExportOptions()
+    batch = _example_batch(options, batch)
     vae.eval()
     cfg = vae.config
     lat = cfg.resolution // 2 ** (len(cfg.ch_mult) - 1)

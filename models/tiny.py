@@ -11,6 +11,7 @@ CLI: ``python -m models.tiny --out DIR [--modalities KEY ...] [--seed N]``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -65,7 +66,7 @@ def tiny_vae(key: str, seed: int = 0) -> AutoencoderKL:
         raise ValueError(f"{key} is a scalar modality: it has no autoencoder")
     vae = AutoencoderKL(get_size("tiny").vae(spec), scale_factor=spec.scale_factor or 1.0)
     # per-modality stream so a subset package has the same VAE weights as the full one
-    stream = seed * 1000 + 1 + sum(key.encode())
+    stream = seed * 1_000_003 + int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
     init_tame(vae, torch.Generator().manual_seed(stream), out_gain=0.5)
     return vae.eval()
 

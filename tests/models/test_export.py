@@ -18,7 +18,7 @@ from models.denoiser import CopgenUViT
 from models.export import export_checkpoint_dir
 from models.locate import LayoutError, choose_files
 from models.manifest import verify_package
-from models.onnx_export import ExportOptions, export_denoiser
+from models.onnx_export import ExportOptions, export_denoiser, merge_external_data
 from tests.models.conftest import max_abs, ort_session
 from tests.models.layouts import kit_checkpoint_dir
 
@@ -187,3 +187,38 @@ def test_manifest_table_matches_reference() -> None:
         "B05", "B06", "B07", "B8A", "B11", "B12")
     assert MODALITIES["DEM_DEM"].vae_folder == "DEM_64x64_DEM_latent_8"
     assert sum(s.num_tokens for s in SPECS) + len(SPECS) == 834
+
+
+def test_spilled_tensor_files_are_merged_into_one(tmp_path: Path) -> None:
+    """What the TorchScript exporter writes above 2 GB (one file per tensor) becomes one file."""
+    model = CopgenUViT(get_size("tiny").backbone(select_modalities(["DEM_DEM"]))).eval()
+    (inline,) = export_denoiser(model, tmp_path / "inline" / "denoiser.onnx")
+    spilled = tmp_path / "spilled" / "denoiser.onnx"
+    spilled.parent.mkdir()
+    onnx.save_model(onnx.load(str(inline)), str(spilled), save_as_external_data=True,
+                    all_tensors_to_one_file=False, size_threshold=0)
+    assert len(list(spilled.parent.iterdir())) > 10
+    merged = tmp_path / "merged" / "denoiser.onnx"
+    merged.parent.mkdir()
+    merge_external_data(spilled, merged, "denoiser.onnx.data")
+    assert sorted(p.name for p in merged.parent.iterdir()) == ["denoiser.onnx",
+                                                               "denoiser.onnx.data"]
+    feeds = {"z_DEM_DEM": np.ones((1, 8, 8, 8), np.float32), "t_DEM_DEM": np.ones(1, np.float32)}
+    assert max_abs(ort_session(merged).run(None, feeds)[0],
+                   ort_session(inline).run(None, feeds)[0]) == 0.0
+
+
+def test_dynamo_exporter_gives_the_same_graph_outputs(tmp_path: Path) -> None:
+    model = CopgenUViT(get_size("tiny").backbone(select_modalities(
+        ["S2L2A_B01_B09", "mean_timestamps"]))).eval()
+    (ts,) = export_denoiser(model, tmp_path / "ts" / "denoiser.onnx")
+    (dy,) = export_denoiser(model, tmp_path / "dy" / "denoiser.onnx",
+                            ExportOptions(exporter="dynamo"))
+    rng = np.random.default_rng(1)
+    feeds = {"z_S2L2A_B01_B09": rng.standard_normal((3, 8, 4, 4), dtype=np.float32),
+             "z_mean_timestamps": rng.standard_normal((3, 1, 1, 3), dtype=np.float32),
+             "t_S2L2A_B01_B09": np.array([0.0, 500.5, 1000.0], np.float32),
+             "t_mean_timestamps": np.array([20.98, 0.0, 999.0], np.float32)}
+    for a, b in zip(ort_session(dy).run(None, feeds), ort_session(ts).run(None, feeds),
+                    strict=True):
+        assert max_abs(a, b) <= 1e-5
