@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,15 +37,21 @@ from models.tiny import init_tame  # noqa: E402
 logger = logging.getLogger("bench_engine")
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best wall time of each function over ``repeats`` interleaved rounds, after a warm-up.
+
+    Interleaving (ORT, fp32, bf16, ORT, ...) makes the ratios robust to load from other
+    processes on a shared machine: a busy spell slows every contender, not just one.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def build(size: str) -> CopgenUViT:
@@ -89,10 +96,11 @@ def bench_size(size: str, batches: Sequence[int], threads: int, repeats: int, st
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                 return model(zt, tt)
 
+        def ort_run(z: dict[str, np.ndarray] = z, t: dict[str, np.ndarray] = t) -> object:
+            return denoiser(z, t)
+
         row = {"batch": batch,
-               "ort": best_time(lambda z=z, t=t: denoiser(z, t), repeats),
-               "fp32": best_time(torch_fp32, repeats),
-               "bf16": best_time(torch_bf16, repeats)}
+               **best_times({"ort": ort_run, "fp32": torch_fp32, "bf16": torch_bf16}, repeats)}
         logger.info("%s batch %d: %s", size, batch,
                     ", ".join(f"{k} {v:.4f} s" for k, v in row.items() if k != "batch"))
         rows.append(row)
@@ -105,7 +113,8 @@ def report(rows: list[dict[str, float]], threads: int) -> str:
             f"{'layout':7}{'batch':>6}{'ORT step':>11}{'fp32 step':>11}{'bf16 step':>11}"
             f"{'ORT/sample':>12}{'fp32/sample':>13}{'bf16/sample':>13}"
             f"{'ORT/fp32':>10}{'ORT/bf16':>10}")
-    lines = [head]
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines = [head.replace(" threads;", f" threads, load average {load};")]
     for r in rows:
         per = {k: r[k] * r["steps"] / r["batch"] for k in ("ort", "fp32", "bf16")}
         lines.append(
