@@ -8,6 +8,8 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .diagnostics_algorithm import DiagnosticsAlgorithm
+from .download_algorithm import DownloadModelAlgorithm
+from .fill_algorithm import GapfillAlgorithm, GenerateAlgorithm
 
 ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
@@ -31,5 +33,6 @@ class CopgenProvider(QgsProcessingProvider):
         return str(ICON_PATH)
 
     def loadAlgorithms(self) -> None:
-        for algorithm in (DiagnosticsAlgorithm(),):
+        for algorithm in (DiagnosticsAlgorithm(), DownloadModelAlgorithm(), GapfillAlgorithm(),
+                          GenerateAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
 
 #: Algorithm ids are a public contract (scripts, .model3 files, qgis_process): never rename.
-PINNED_IDS = {"copgen:diagnostics"}
+PINNED_IDS = {"copgen:diagnostics", "copgen:download_model", "copgen:gapfill",
+              "copgen:generate"}
 
 
 def test_algorithm_ids_are_pinned(copgen_plugin: Any) -> None:
@@ -27,5 +33,9 @@ def test_every_algorithm_documents_itself(copgen_plugin: Any) -> None:
             assert param.description(), (alg.id(), param.name())
             optional = param.flags() & QgsProcessingParameterDefinition.FlagOptional
             is_destination = param.isDestination()
-            assert optional or is_destination or param.defaultValue() is not None, (
+            is_layer = isinstance(param, QgsProcessingParameterRasterLayer)  # no sane default
+            assert optional or is_destination or is_layer or param.defaultValue() is not None, (
                 alg.id(), param.name())
+            if isinstance(param, QgsProcessingParameterNumber):
+                assert (param.minimum() > -1e300 and param.maximum() < 1e300) or optional, (
+                    alg.id(), param.name(), "numbers need bounds")

@@ -1,0 +1,210 @@
+"""Parameters shared by copgen:gapfill and copgen:generate, and their translation into a
+plain :class:`FillRequest`. Names are a public contract (scripts, .model3 chains): never rename.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
+
+from ..fill.request import (
+    DEVICES,
+    LAYER_MODALITIES,
+    S1_SCALES,
+    FillOutputs,
+    FillRequest,
+    LayerInput,
+)
+
+MODALITY_LABELS = (
+    "Sentinel-2 L2A (12 bands B01..B08, B8A, B09, B11, B12)",
+    "Sentinel-2 L1C (13 bands B01..B08, B8A, B09..B12)",
+    "Sentinel-1 RTC (2 bands VV, VH; dB or linear power)",
+    "DEM (1 band, metres)",
+    "Land cover (1 band, class codes)",
+    "Cloud mask (1 band: 0 clear, 1 thick, 2 thin, 3 shadow)",
+)
+#: condition parameter -> the modality family it holds
+CONDITIONS = {"DEM": "DEM", "S1RTC": "S1RTC", "S2L1C": "S2L1C", "S2L2A": "S2L2A",
+              "LULC": "LULC", "CLOUD_MASK": "cloud_mask"}
+LULC_NUMBERINGS = ("Esri / COP-GEN (1 water, 2 trees, 4 flooded veg., 5 crops, 7 built, ...)",
+                   "TerraMind / TerraMesh (1 water, 2 trees, 3 flooded veg., 4 crops, ...)")
+TERRAMIND_LULC = {3: 4, 4: 5, 5: 7, 6: 8, 7: 9, 8: 10, 9: 11}
+SPREAD_STATISTICS = ("std", "range", "iqr")
+DEFAULT_MODEL = "copgen-base"
+
+
+def _advanced(param: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return param
+
+
+def _with_help(param: QgsProcessingParameterDefinition,
+               text: str) -> QgsProcessingParameterDefinition:
+    param.setHelp(text)
+    return param
+
+
+def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
+    """Declare every parameter and output of the two fill algorithms on `alg`."""
+    add = alg.addParameter
+    target = ("Reference layer (grid and extent of the generated rasters)" if generate
+              else "Layer with gaps (nodata and/or mask)")
+    add(_with_help(QgsProcessingParameterRasterLayer("INPUT", target),
+                   "A GeoTIFF (or any GDAL file). Its CRS, transform and size are those of every "
+                   "output."))
+    add(_with_help(QgsProcessingParameterEnum(
+        "INPUT_MODALITY", "Modality to generate" if generate else "Modality of the layer",
+        options=list(MODALITY_LABELS), defaultValue=0),
+        "Which Copernicus product the layer holds (gap fill) or is to be generated."))
+    add(_advanced(_with_help(QgsProcessingParameterString(
+        "INPUT_BANDS", "Band mapping of the layer", optional=True),
+        "Band names in file order ('B04,B03,B02,B08') or name:band pairs ('B02:1,B03:2'). "
+        "Empty: the layer's band descriptions, else the product's standard order.")))
+    if not generate:
+        add(_with_help(QgsProcessingParameterRasterLayer("MASK", "Gap mask", optional=True),
+                       "Non-zero = gap. Any grid (resampled by nearest neighbour). Without it, "
+                       "the layer's nodata pixels are the gaps."))
+        add(_advanced(QgsProcessingParameterNumber(
+            "INPUT_NODATA", "Nodata value of the layer (overrides the file's)",
+            type=QgsProcessingParameterNumber.Double, optional=True)))
+    for name, family in CONDITIONS.items():
+        label = MODALITY_LABELS[LAYER_MODALITIES.index(family)].split(" (")[0]
+        add(_with_help(QgsProcessingParameterRasterLayer(name, f"Condition: {label}",
+                                                         optional=True),
+                       "Held clean while generating. Any CRS and resolution: read onto the "
+                       "modality's native grid for each footprint."))
+    add(_advanced(_with_help(QgsProcessingParameterEnum(
+        "S1_SCALE", "Sentinel-1 values", options=["detect from the values", "dB",
+                                                  "linear power"], defaultValue=0),
+        "How the S1RTC layer (condition or target) stores backscatter.")))
+    add(_advanced(QgsProcessingParameterEnum("LULC_CODES", "Land cover class numbering",
+                                             options=list(LULC_NUMBERINGS), defaultValue=0)))
+    add(_with_help(QgsProcessingParameterString("DATE", "Acquisition date (YYYY-MM-DD)",
+                                                optional=True),
+                   "Conditions the season. Empty: taken from the layer's metadata if present, "
+                   "otherwise generated by the model (not guessed)."))
+    add(_with_help(QgsProcessingParameterString("MODEL", "Model package (folder or model id)",
+                                                defaultValue=DEFAULT_MODEL),
+                   "A folder holding manifest.json, or the id of an installed package "
+                   "(see copgen:download_model and copgen:diagnostics)."))
+    add(_with_help(QgsProcessingParameterNumber("N_SAMPLES", "Number of samples",
+                                                defaultValue=4, minValue=1, maxValue=64),
+                   "Plausible versions to generate; the spread is computed over them."))
+    add(_with_help(QgsProcessingParameterNumber("STEPS", "Solver steps", defaultValue=50,
+                                                minValue=1, maxValue=1000),
+                   "DPM-Solver steps = network evaluations per sample (COP-GEN default 50)."))
+    add(QgsProcessingParameterNumber("SEED", "Random seed", defaultValue=1234, minValue=0,
+                                     maxValue=2**31 - 1))
+    add(QgsProcessingParameterEnum("DEVICE", "Device", options=list(DEVICES), defaultValue=0))
+    add(_with_help(QgsProcessingParameterNumber(
+        "OVERLAP", "Footprint overlap (m)", type=QgsProcessingParameterNumber.Double,
+        defaultValue=320.0, minValue=0.0, maxValue=960.0),
+        "Overlap of neighbouring 1920 m footprints; each sample continues across edges."))
+    add(_advanced(QgsProcessingParameterNumber("BATCH_SIZE", "Samples per denoiser call",
+                                               defaultValue=4, minValue=1, maxValue=64)))
+    add(_advanced(QgsProcessingParameterNumber("THREADS", "CPU threads (0 = automatic)",
+                                               defaultValue=0, minValue=0, maxValue=256)))
+    add(_advanced(QgsProcessingParameterEnum("SPREAD_STATISTIC", "Spread statistic",
+                                             options=["standard deviation", "range (max - min)",
+                                                      "interquartile range"], defaultValue=0)))
+    add(QgsProcessingParameterRasterDestination("OUTPUT", "Generated layer" if generate
+                                                else "Filled layer (ensemble mean in gaps)"))
+    add(QgsProcessingParameterRasterDestination("SPREAD", "Spread (per-pixel uncertainty)"))
+    add(QgsProcessingParameterFolderDestination("SAMPLES", "Samples folder"))
+    alg.addOutput(QgsProcessingOutputMultipleLayers("OUTPUT_LAYERS", "All output layers"))
+    alg.addOutput(QgsProcessingOutputString("DEVICE_USED", "Device actually used"))
+    alg.addOutput(QgsProcessingOutputNumber("FOOTPRINTS", "Footprints generated"))
+
+
+def _layer_path(alg: QgsProcessingAlgorithm, params: dict[str, Any], name: str,
+                context: QgsProcessingContext) -> Path | None:
+    layer = alg.parameterAsRasterLayer(params, name, context)
+    if layer is None:
+        return None
+    source = layer.source().split("|")[0]
+    if layer.providerType() != "gdal" or not Path(source).is_file():
+        raise QgsProcessingException(
+            f"{name}: layer '{layer.name()}' is not a raster file GDAL can read ({source}); "
+            "save it as a GeoTIFF (Export > Save As) and use that")
+    return Path(source)
+
+
+def _parse_date(text: str) -> dt.date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise QgsProcessingException(f"DATE: '{text}' is not a date like 2021-06-01") from exc
+
+
+def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
+                  context: QgsProcessingContext, *, generate: bool) -> FillRequest:
+    """Parameters -> FillRequest; user errors become QgsProcessingException."""
+    s1_scale = S1_SCALES[alg.parameterAsEnum(params, "S1_SCALE", context)]
+    remap = TERRAMIND_LULC if alg.parameterAsEnum(params, "LULC_CODES", context) == 1 else None
+
+    def layer_input(path: Path, family: str, **extra: Any) -> LayerInput:
+        return LayerInput(path=path, modality=family, s1_scale=s1_scale,
+                          code_remap=remap if family == "LULC" else None, **extra)
+
+    target_path = _layer_path(alg, params, "INPUT", context)
+    if target_path is None:
+        raise QgsProcessingException("INPUT: a raster layer is required")
+    family = LAYER_MODALITIES[alg.parameterAsEnum(params, "INPUT_MODALITY", context)]
+    nodata = None
+    if not generate and params.get("INPUT_NODATA") not in (None, ""):
+        nodata = alg.parameterAsDouble(params, "INPUT_NODATA", context)
+    bands = alg.parameterAsString(params, "INPUT_BANDS", context).strip() or None
+    target = layer_input(target_path, family, bands=bands, nodata=nodata)
+    conditions = []
+    for name, cond_family in CONDITIONS.items():
+        path = _layer_path(alg, params, name, context)
+        if path is not None:
+            if cond_family == family:
+                raise QgsProcessingException(
+                    f"{name} is the same modality as the target ({family}): leave it empty")
+            conditions.append(layer_input(path, cond_family))
+    samples_dir = Path(alg.parameterAsString(params, "SAMPLES", context))
+    outputs = FillOutputs(
+        filled=Path(alg.parameterAsOutputLayer(params, "OUTPUT", context)),
+        spread=Path(alg.parameterAsOutputLayer(params, "SPREAD", context)),
+        samples_dir=samples_dir,
+    )
+    return FillRequest(
+        mode="generate" if generate else "gapfill",
+        target=target,
+        outputs=outputs,
+        model=alg.parameterAsString(params, "MODEL", context).strip() or DEFAULT_MODEL,
+        conditions=tuple(conditions),
+        mask=None if generate else _layer_path(alg, params, "MASK", context),
+        date=_parse_date(alg.parameterAsString(params, "DATE", context)),
+        n_samples=alg.parameterAsInt(params, "N_SAMPLES", context),
+        steps=alg.parameterAsInt(params, "STEPS", context),
+        seed=alg.parameterAsInt(params, "SEED", context),
+        device=DEVICES[alg.parameterAsEnum(params, "DEVICE", context)],
+        overlap_m=alg.parameterAsDouble(params, "OVERLAP", context),
+        batch_size=alg.parameterAsInt(params, "BATCH_SIZE", context),
+        threads=alg.parameterAsInt(params, "THREADS", context),
+        spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
+                                                               context)],
+    )
