@@ -16,6 +16,7 @@ from models.checkpoints import CheckpointError, load_file, load_strict, load_vae
 from models.configs import IMAGE_KEYS, MODALITIES, get_size, select_modalities
 from models.denoiser import CopgenUViT
 from models.export import export_checkpoint_dir
+from models.export import main as export_main
 from models.locate import LayoutError, choose_files
 from models.manifest import verify_package
 from models.onnx_export import ExportOptions, export_denoiser, merge_external_data
@@ -31,12 +32,8 @@ def kit_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The kit's tiny weights in the official layout, DEM only as a training ``model-50.pt``."""
     root = tmp_path_factory.mktemp("export")
     ckpt = kit_checkpoint_dir(root / "ckpt", training={"DEM_DEM"})
-    proc = subprocess.run(
-        [sys.executable, "-m", "models.export", "--checkpoint-dir", str(ckpt), "--config",
-         "tiny", "--out", str(root / "pkg")],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    assert export_main(["--checkpoint-dir", str(ckpt), "--config", "tiny",
+                        "--out", str(root / "pkg")]) == 0
     return root / "pkg"
 
 
