@@ -172,25 +172,31 @@ class CopgenEngine:
         return self.tokenizer(key).encode(x, eps)
 
     def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest) -> HeldLatent:
+        """Encode the observation (shared, or one per sample) with its gaps made neutral."""
         spec = self.package.spec(key)
         observed = np.asarray(obs.observed, dtype=bool)
         if observed.shape != spec.image_shape[1:]:
             raise InputError(f"{key}: observed mask {observed.shape}, expected "
                              f"{spec.image_shape[1:]}")
         values = np.array(obs.values, copy=True)
-        if values.ndim != 3 or values.shape[1:] != observed.shape:
-            raise InputError(f"{key}: partial values must be (C, H, W) on the {observed.shape} "
-                             f"grid, got {values.shape}")
+        per_sample = values.ndim == 4
+        if values.ndim not in (3, 4) or values.shape[-2:] != observed.shape or (
+                per_sample and values.shape[0] != req.n_samples):
+            raise InputError(f"{key}: partial values must be (C, H, W) or (n_samples, C, H, W) "
+                             f"on the {observed.shape} grid, got {values.shape}")
+        stack = values if per_sample else values[None]
         if not req.inputs_normalised:  # gap pixels may hold nodata or NaN: make them harmless
-            values[:, ~observed] = 0
-        x = self._to_network(spec, values, req)
+            stack[:, :, ~observed] = 0
+        x = np.concatenate([self._to_network(spec, v, req) for v in stack])
         for c in range(x.shape[1]):  # gaps -> mean of the observed pixels (keeps the encoder calm)
-            x[0, c][~observed] = x[0, c][observed].mean() if observed.any() else 0.0
+            gap = x[:, c][:, ~observed]
+            fill = x[:, c][:, observed].mean(axis=1, keepdims=True) if observed.any() else 0.0
+            x[:, c][:, ~observed] = np.broadcast_to(fill, gap.shape)
         cells = latent_observed_mask(observed, spec.latent_shape[1:], margin=req.inpaint_margin)
         latent = self.tokenizer(key).encode(x) if cells.any() else np.zeros(
-            (1, *spec.latent_shape), np.float32)
-        logger.info("%s: %d of %d latent cells held by inpainting", key, int(cells.sum()),
-                    cells.size)
+            (len(x), *spec.latent_shape), np.float32)
+        logger.info("%s: %d of %d latent cells held by inpainting%s", key, int(cells.sum()),
+                    cells.size, " (one observation per sample)" if per_sample else "")
         return HeldLatent(latent, cells)
 
     def generate(self, req: GenerationRequest, *, progress: ProgressFn | None = None,
@@ -241,9 +247,13 @@ class CopgenEngine:
                                     other_noise=other_noise if plan.noise_others else None,
                                     num_train_timesteps=self.schedule.num_train_timesteps)
             denoiser.keep_on_device(joint.conditions)
-            constraint = LatentInpainting(self.schedule, layout, held, x0) if held else None
+            rows = np.asarray(batch)
+            held_here = {k: HeldLatent(h.latent if len(h.latent) == 1 else h.latent[rows], h.cells)
+                         for k, h in held.items()}
+            constraint = (LatentInpainting(self.schedule, layout, held_here, x0) if held
+                          else None)
             x = solver.sample(x0, joint, constraint=constraint, on_eval=on_eval)
-            out.add(layout.unpack(x))
+            out.add(layout.unpack(x), rows)
         return out.result(seed, steps, denoiser.model.device, self.providers)
 
 
@@ -270,14 +280,16 @@ class _Outputs:
             self.generated[key] = mask
             if part is not None and req.composite_observed:
                 values = np.asarray(part.values)
+                stack = values if values.ndim == 4 else values[None]
                 if req.inputs_normalised:
-                    values = denormalise(spec, values[None].astype(np.float32))[0]
-                self.observed_values[key] = values
+                    stack = denormalise(spec, stack.astype(np.float32))
+                self.observed_values[key] = stack  # (1 or N, C_raw, H, W) physical
             self.spread[key] = (None if spec.is_categorical or not req.compute_spread else
                                 OnlineSpread((spec.raw_channels, *spec.image_shape[1:]),
                                              generated=mask))
 
-    def add(self, latents: Mapping[str, np.ndarray]) -> None:
+    def add(self, latents: Mapping[str, np.ndarray], rows: np.ndarray) -> None:
+        """One batch: ``rows`` are the sample indices of its rows."""
         pkg, req = self.engine.package, self.req
         for key in self.plan.outputs:
             spec = pkg.modalities[key]
@@ -287,7 +299,9 @@ class _Outputs:
             phys = denormalise(spec, x, code_remap=invert_code_remap(remap) if remap else None)
             if key in self.observed_values:
                 obs = ~self.generated[key]
-                phys[:, :, obs] = self.observed_values[key][:, obs]
+                values = self.observed_values[key]
+                values = values if len(values) == 1 else values[rows]
+                phys[:, :, obs] = values[:, :, obs]
             self.latents[key].append(z)
             self.samples[key].append(phys)
             acc = self.spread.get(key)

@@ -27,7 +27,9 @@ class PartialObservation:
     """A target modality observed in part: fill the gaps, keep the rest.
 
     ``values``: physical raster (C_raw, H, W) on the modality's grid (anything under a gap is
-    ignored); ``observed``: (H, W) bool, True where ``values`` are valid.
+    ignored), or (n_samples, C_raw, H, W) for one observation per sample (e.g. the overlap a
+    neighbouring footprint generated, held per sample so samples continue across the seam);
+    ``observed``: (H, W) bool, True where ``values`` are valid, shared by all samples.
     """
 
     values: np.ndarray
@@ -45,7 +47,8 @@ class GenerationRequest:
       fresh noise labelled t = 0 at every step).
     * ``condition_latent``: ``mean`` (default, deterministic: posterior mean x scale factor) or
       ``sample`` (one posterior draw shared by all samples, as the official ``encode``).
-    * ``batch_size``: most samples per denoiser call (memory bound); results do not depend on it.
+    * ``batch_size``: most samples per denoiser call (memory bound); each sample's noise does
+      not depend on it (only batched kernels may round differently).
     * ``steps``: solver steps = network evaluations (None: the package default, 50).
     * ``seed``: None draws fresh entropy; the result records the seed actually used.
     """

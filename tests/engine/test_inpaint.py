@@ -99,3 +99,33 @@ def test_observed_pixels_are_kept_and_spread_is_only_in_the_gap(gap_case):
     spread = first.spread[KEY]
     assert np.isnan(spread.std[:, observed]).all()
     assert np.isfinite(spread.std[:, ~observed]).all() and spread.std[:, ~observed].mean() > 0
+
+
+def test_one_observation_per_sample_is_held_per_sample(engine):
+    """Per-sample observations (a neighbour footprint's overlap) continue each sample."""
+    rng = np.random.default_rng(4)
+    values = rng.integers(200, 3000, (3, 4, 192, 192)).astype(np.uint16)
+    observed = np.zeros((192, 192), bool)
+    observed[:, :64] = True  # the overlap strip on the left
+    result = engine.generate(GenerationRequest(
+        partial={KEY: PartialObservation(values, observed)}, n_samples=3, steps=4, seed=5,
+        batch_size=2))
+    held = result.latent_held[KEY]
+    assert held[:, :7].all() and not held[:, 7:].any()  # 8 cells observed, minus the margin
+    z = result.latents[KEY]
+    for i in range(3):
+        x = normalise(engine.package.spec(KEY), values[i])
+        for c in range(4):
+            x[c][~observed] = x[c][observed].mean()
+        z_obs = engine.tokenizer(KEY).encode(x[None])[0]  # batch 1 here, batch 3 in generate
+        np.testing.assert_allclose(z[i][:, held], z_obs[:, held], rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(result.samples[KEY][i][:, observed],
+                                      values[i][:, observed].astype(np.float32))
+    assert np.abs(z[0][:, held] - z[1][:, held]).mean() > 0.01
+
+
+def test_per_sample_observations_must_match_n_samples(engine):
+    values = np.zeros((2, 4, 192, 192), np.uint16)
+    with pytest.raises(InputError, match="n_samples"):
+        engine.generate(GenerationRequest(
+            partial={KEY: PartialObservation(values, np.ones((192, 192), bool))}, n_samples=3))
