@@ -1,15 +1,38 @@
-"""Headless command line: the same requests as the Processing algorithms, without QGIS."""
+"""Headless command line: the same requests as the Processing algorithms, without QGIS.
+
+    python -m copgen_plugin diagnostics [--device cpu] [--output report.md]
+    python -m copgen_plugin gapfill INPUT --model M --out-filled F --out-spread S
+                                    --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
+    python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
+
+Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
+bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
+import json
 import logging
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown
 
+if TYPE_CHECKING:  # the fill package imports rasterio: only when a fill command runs
+    from .fill.request import FillReport, FillRequest
+
 log = logging.getLogger("copgen_plugin")
+
+#: condition options -> the modality family they hold
+CONDITION_OPTIONS = {"s2l2a": "S2L2A", "s2l1c": "S2L1C", "s1": "S1RTC", "dem": "DEM",
+                     "lulc": "LULC", "cloud_mask": "cloud_mask"}
+#: TerraMind / TerraMesh land cover numbering -> COP-GEN's Esri numbering
+TERRAMIND_LULC = {3: 4, 4: 5, 5: 7, 6: 8, 7: 9, 8: 10, 9: 11}
 
 
 def _diagnostics(args: argparse.Namespace) -> int:
@@ -25,14 +48,222 @@ def _diagnostics(args: argparse.Namespace) -> int:
     return 0
 
 
+class TextProgress:
+    """A dependency-free progress bar: redrawn in place on a terminal, one line per 5 % when
+    the stream is a file or pipe (logs stay readable)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last_pct = -1
+        self.drawn = False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        pct = int(100 * fraction)
+        filled = int(self.width * fraction)
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
+        if self.tty:
+            self.stream.write("\r" + bar[:120].ljust(120))
+            self.drawn = True
+        elif pct >= self.last_pct + 5 or (pct == 100 and self.last_pct < 100):
+            self.stream.write(bar + "\n")
+            self.last_pct = pct
+        self.stream.flush()
+
+    def message(self, text: str) -> None:
+        """A log line that does not tear the bar."""
+        self.end()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.drawn = False
+
+
+def _remap(text: str | None) -> dict[int, int] | None:
+    """``terramind`` or ``"3:4,4:5"`` -> a code mapping."""
+    if text is None or not text.strip():
+        return None
+    if text.strip().lower() == "terramind":
+        return dict(TERRAMIND_LULC)
+    out: dict[int, int] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        src, sep, dst = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(src)] = int(dst)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--lulc-remap: {item.strip()!r} is not 'from:to' (e.g. 3:4,4:5 or terramind)"
+            ) from None
+    return out
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2021-06-01") from None
+
+
+def _cond_bands(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    families = {f.lower(): f for f in CONDITION_OPTIONS.values()}
+    for item in items or []:
+        fam, sep, mapping = item.partition("=")
+        if not sep or fam.strip().lower() not in families:
+            raise argparse.ArgumentTypeError(
+                f"--condition-bands {item!r}: use FAMILY=MAPPING with FAMILY one of "
+                f"{', '.join(CONDITION_OPTIONS.values())}")
+        out[families[fam.strip().lower()]] = mapping.strip()
+    return out
+
+
+def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
+    """One argument builder for gapfill and generate."""
+    from .fill.request import DEVICES, LAYER_MODALITIES, S1_SCALES
+
+    p.add_argument("input", type=Path, metavar="REFERENCE" if generate else "INPUT",
+                   help="grid of the generated rasters" if generate
+                   else "the layer with gaps (nodata and/or --mask)")
+    p.add_argument("--modality", choices=LAYER_MODALITIES, required=generate,
+                   default=None if generate else "S2L2A",
+                   help="modality to generate" if generate
+                   else "modality of INPUT (default S2L2A)")
+    p.add_argument("--model", required=True, help="model package folder or installed model id")
+    p.add_argument("--out-filled", type=Path, required=True,
+                   help="mean of the samples (gapfill: observed pixels + mean in the gaps)")
+    p.add_argument("--out-spread", type=Path, required=True, help="per-pixel spread raster")
+    p.add_argument("--out-samples", type=Path, required=True,
+                   help="folder for sample_<k>.tif (created if missing)")
+    if not generate:
+        p.add_argument("--mask", type=Path, help="gap mask raster (non-zero = gap), any grid")
+        p.add_argument("--nodata", type=float, help="nodata of INPUT (overrides the file's)")
+    p.add_argument("--bands", help="band mapping of INPUT ('B04,B03,B02,B08' or 'B02:1,...')")
+    for opt, family in CONDITION_OPTIONS.items():
+        p.add_argument(f"--{opt.replace('_', '-')}", type=Path, dest=opt, metavar="PATH",
+                       help=f"condition layer: {family}")
+    p.add_argument("--condition-bands", action="append", metavar="FAMILY=MAPPING",
+                   help="band mapping of a condition layer, e.g. S2L1C=B02,B03,B04,B08")
+    p.add_argument("--s1-scale", choices=S1_SCALES, default="auto",
+                   help="S1 values in dB or linear power (default: detected and reported)")
+    p.add_argument("--lulc-remap", help="land cover numbering of the LULC layer: 'terramind' "
+                   "or 'from:to,...' into COP-GEN's Esri codes")
+    p.add_argument("--date", type=_date, help="acquisition date YYYY-MM-DD (default: from "
+                   "the layer's metadata, else generated)")
+    p.add_argument("--no-date-from-metadata", action="store_true",
+                   help="do not read the date from INPUT's tags")
+    p.add_argument("--samples", type=int, default=4, help="number of samples N (default 4)")
+    p.add_argument("--steps", type=int, help="solver steps (default: the model's, 50)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--overlap", type=float, default=320.0, help="footprint overlap in metres")
+    p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
+    p.add_argument("--spread-statistic", choices=("std", "range", "iqr"), default="std")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
+    p.set_defaults(func=_fill, generate=generate)
+
+
+def build_request(args: argparse.Namespace) -> FillRequest:
+    """Parsed arguments -> FillRequest (the same request the Processing algorithm builds)."""
+    from .fill.request import FillOutputs, FillRequest, LayerInput
+
+    remap = _remap(args.lulc_remap)
+    cond_bands = _cond_bands(args.condition_bands)
+
+    def layer(path: Path, family: str, **extra: object) -> LayerInput:
+        return LayerInput(path=path, modality=family, s1_scale=args.s1_scale,
+                          code_remap=remap if family == "LULC" else None,
+                          **extra)  # type: ignore[arg-type]
+
+    target = layer(args.input, args.modality, bands=args.bands,
+                   nodata=getattr(args, "nodata", None))
+    conditions = tuple(layer(getattr(args, opt), family, bands=cond_bands.get(family))
+                       for opt, family in CONDITION_OPTIONS.items()
+                       if getattr(args, opt) is not None)
+    return FillRequest(
+        mode="generate" if args.generate else "gapfill", target=target,
+        outputs=FillOutputs(filled=args.out_filled, spread=args.out_spread,
+                            samples_dir=args.out_samples),
+        model=args.model, conditions=conditions, mask=getattr(args, "mask", None),
+        date=args.date, date_from_metadata=not args.no_date_from_metadata,
+        n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
+        overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
+        spread_statistic=args.spread_statistic)
+
+
+def _summary(r: FillReport) -> list[str]:
+    lines = [
+        f"model: {r.model_id} {r.model_version}{' (demo)' if r.demo_model else ''}",
+        f"device used: {r.device}",
+        f"grid: {r.grid}; working CRS {r.working_crs}",
+        f"footprints: {r.footprints_run} run of {r.footprints_total}; gap pixels "
+        f"{r.gap_pixels}, generated {r.pixels_written}",
+        f"seed {r.seed}, {r.steps} steps, {r.n_samples} samples; date {r.date} "
+        f"({r.date_source})",
+    ]
+    lines += [f"condition: {c}" for c in r.conditions]
+    lines += [f"S1 scale: {s}" for s in r.s1_scale]
+    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"output: {k} {v}" for k, v in r.outputs.items()]
+    lines.append(f"time: {r.seconds:.1f} s")
+    return lines
+
+
+def _fill(args: argparse.Namespace) -> int:
+    from .engine.errors import Cancelled, CopgenError
+    from .fill import run_fill
+
+    logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    bar = TextProgress(sys.stderr)
+    try:
+        request = build_request(args)
+        report = run_fill(request, progress=None if args.quiet else bar,
+                          log=bar.message if args.verbose else None)
+    except argparse.ArgumentTypeError as exc:
+        bar.end()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (Cancelled, KeyboardInterrupt):
+        bar.end()
+        print("error: cancelled; no output was written", file=sys.stderr)
+        return 1
+    except CopgenError as exc:
+        bar.end()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bar.end()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, default=str))
+    else:
+        print("\n".join(_summary(report)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m copgen_plugin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m copgen_plugin", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"copgen_plugin {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     diag = commands.add_parser("diagnostics", help="versions, ONNX Runtime device, models")
     diag.add_argument("--device", choices=sorted(DEVICE_PROVIDERS), default="auto")
     diag.add_argument("--output", type=Path, help="write the Markdown report here")
     diag.set_defaults(func=_diagnostics)
+    _add_fill_arguments(commands.add_parser(
+        "gapfill", help="fill the gaps of a layer: N samples, filled and spread rasters"),
+        generate=False)
+    _add_fill_arguments(commands.add_parser(
+        "generate", help="generate a whole modality on a reference grid from conditions"),
+        generate=True)
     return parser
 
 

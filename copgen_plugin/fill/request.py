@@ -89,7 +89,13 @@ class FillRequest:
 
 @dataclass
 class FillReport:
-    """What ran, for `pushInfo`, the CLI and the tests."""
+    """What ran, for `pushInfo`, the CLI and the tests.
+
+    Added by the orchestrator: ``mode``; ``date_source`` (parameter / the tag it came from /
+    generated); ``s1_scale`` (how S1 layers were read and why); ``ungenerated_bands`` (target
+    bands the model has no group for: copied through, gaps left as nodata); ``pixels_written``
+    (gap pixels generated; equals ``gap_pixels`` unless a note says otherwise).
+    """
 
     model_id: str = ""
     model_version: str = ""
@@ -111,3 +117,8 @@ class FillReport:
     outputs: dict[str, str] = field(default_factory=dict)
     sample_paths: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    mode: str = ""
+    date_source: str = ""
+    s1_scale: list[str] = field(default_factory=list)
+    ungenerated_bands: list[str] = field(default_factory=list)
+    pixels_written: int = 0

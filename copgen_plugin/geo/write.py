@@ -106,11 +106,14 @@ class GeoTiffWriter:
         self.cog = cog
         self.tmp = self._partial_name(".tif")
         predictor = 3 if np.issubdtype(self.dtype, np.floating) else 2
+        # Band-interleaved: with pixel interleaving, GDAL flushes an evicted, partly written
+        # block with 0 (not nodata) in the unwritten pixels of bands 2..n, so masked window
+        # writes under cache pressure left zeros where nodata belonged.
         self._ds: rasterio.io.DatasetWriter | None = rasterio.open(
             self.tmp, "w+", driver="GTiff", width=grid.width, height=grid.height,
             count=self.count, dtype=self.dtype.name, crs=grid.crs, transform=grid.transform,
             nodata=nodata, tiled=True, blockxsize=blocksize, blockysize=blocksize,
-            compress="deflate", predictor=predictor, BIGTIFF="IF_SAFER",
+            compress="deflate", predictor=predictor, BIGTIFF="IF_SAFER", interleave="band",
         )
         if descriptions is not None:
             for i, d in enumerate(descriptions, start=1):

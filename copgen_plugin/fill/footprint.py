@@ -1,0 +1,221 @@
+"""The footprint loop of a run: plan the footprints, then generate and write each one.
+
+Per footprint (row-major): read the target window (observed pixels and gaps), hold what is
+observed plus the overlap each sample already generated (per sample, so samples continue across
+footprint edges), read the conditions on their native grids, generate N samples in one engine
+call, put them back on the target grid and write the gap pixels not written before. Memory is
+one footprint's arrays plus GDAL's (capped) block cache, whatever the raster size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from ..engine.errors import InputError
+from ..engine.generate import CopgenEngine
+from ..engine.package import ModelPackage
+from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
+from ..geo import (
+    DateChoice,
+    Footprint,
+    FootprintPlan,
+    GapReader,
+    default_resampling,
+    layer_date,
+    plan_footprints,
+    read_target_window,
+    to_target_grid,
+)
+from .inputs import ConditionSetup, TargetSetup
+from .outputs import FillWriters, inside_mask, write_footprint
+from .progress import RunFeedback
+from .reads import read_condition, target_observation
+
+_log = logging.getLogger(__name__)
+
+def footprint_seed(seed: int, index: int) -> int:
+    """The engine seed of footprint ``index``: derived from (seed, index), never seed + index,
+    so neighbouring runs do not share footprints' noise."""
+    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+class CountingGaps:
+    """The gap source for planning, counting gap pixels as the planner reads its strips."""
+
+    def __init__(self, reader: GapReader | None, shape: tuple[int, int]) -> None:
+        self.reader = reader
+        self.shape = shape
+        self.count = 0
+
+    def __call__(self, window: Window) -> np.ndarray:
+        if self.reader is None:  # generate: everything is generated
+            gap = np.ones((int(window.height), int(window.width)), dtype=bool)
+        else:
+            gap = self.reader(window)
+        self.count += int(gap.sum())
+        return gap
+
+
+def resolve_date(date: dt.date | None, *, from_metadata: bool, target: Path
+                 ) -> DateChoice | None:
+    """The parameter, else the target's metadata (if allowed), else None: generated."""
+    if date is not None:
+        return DateChoice(date, "parameter")
+    if from_metadata:
+        return layer_date(target)
+    return None
+
+
+def plan(target: TargetSetup, package: ModelPackage, *, overlap_m: float, mask: Path | None
+         ) -> tuple[FootprintPlan, int]:
+    """Footprints over the gaps, and the number of gap pixels."""
+    reader = None if target.mode == "generate" else GapReader(
+        target.path, target.gap_bands, nodata=target.nodata_override, mask_path=mask)
+    gaps = CountingGaps(reader, target.grid.shape)
+    strip = reader.strip_rows() if reader is not None else 256
+    try:
+        fp_plan = plan_footprints(target.grid, gaps, footprint_m=package.footprint_m,
+                                  overlap_m=overlap_m, strip_rows=strip)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return fp_plan, gaps.count
+
+
+class FootprintRunner:
+    """Generates footprints and writes them; one per run."""
+
+    def __init__(self, *, engine: CopgenEngine, target: TargetSetup,
+                 conditions: Sequence[ConditionSetup], fp_plan: FootprintPlan,
+                 writers: FillWriters, feedback: RunFeedback, mask: Path | None,
+                 date: dt.date | None, n_samples: int, steps: int, seed: int, batch_size: int,
+                 statistic: str) -> None:
+        self.engine, self.target, self.conditions = engine, target, conditions
+        self.plan, self.writers, self.feedback, self.mask = fp_plan, writers, feedback, mask
+        self.date, self.n, self.steps, self.seed = date, n_samples, steps, seed
+        self.batch_size, self.statistic = batch_size, statistic
+        pkg = engine.package
+        self.latlon_key = next(iter(pkg.keys_of_family("lat_lon")), None)
+        self.time_key = next(iter(pkg.keys_of_family("timestamps")), None)
+        remaps = [c.layer.code_remap for c in conditions if c.family == "LULC"]
+        self.code_remap = target.code_remap if target.family == "LULC" else next(
+            iter(remaps), None)
+        self.written = 0
+        self.held_pixels = 0
+        self.filled_holes: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+        self.generated_dates: list[str] = []
+        self.device = ""
+
+    def _window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values (count, h, w) in output units, gap (h, w), observed (h, w)) on the window."""
+        t = self.target
+        if t.mode == "generate":
+            inside = inside_mask(t.grid, fp.window)
+            h, w = inside.shape
+            return np.zeros((t.count, h, w), t.dtype), inside, np.zeros_like(inside)
+        tw = read_target_window(t.path, list(range(1, t.count + 1)), fp.window,
+                                nodata=t.nodata_override, mask_path=self.mask)
+        idx = [b - 1 for b in t.gap_bands]
+        observed = tw.valid[idx].all(axis=0) & tw.inside
+        return tw.data, tw.inside & ~observed, observed
+
+    def _composites(self, values: np.ndarray, prior: np.ndarray, window: Window
+                    ) -> np.ndarray:
+        """(count, h, w), or (N, count, h, w) when earlier footprints generated part of this
+        window: each sample sees its own earlier values there."""
+        if not prior.any():
+            return values
+        gen = list(self.target.generated)
+        out = np.repeat(values[None], self.n, axis=0)
+        for k, w in enumerate(self.writers.samples):
+            before = w.read_window(window, bands=gen)
+            for j, b in enumerate(gen):
+                out[k, b - 1][prior] = before[j][prior]
+        return out
+
+    def _request(self, fp: Footprint, partial: dict[str, PartialObservation]
+                 ) -> GenerationRequest:
+        conds: dict[str, object] = {}
+        for c in self.conditions:
+            got = read_condition(c, fp)
+            conds.update(got.values)
+            for key in got.filled_holes:
+                self.filled_holes[key] = self.filled_holes.get(key, 0) + 1
+            for key in got.dropped:
+                self.dropped[key] = self.dropped.get(key, 0) + 1
+        if self.latlon_key is not None:
+            conds[self.latlon_key] = (fp.centre_lat, fp.centre_lon)
+        targets = [g.key for g in self.target.groups]
+        if self.time_key is not None:
+            if self.date is not None:
+                conds[self.time_key] = self.date
+            else:
+                targets.append(self.time_key)
+        return GenerationRequest(
+            targets=targets, conditions=conds, partial=partial, n_samples=self.n,
+            steps=self.steps, seed=footprint_seed(self.seed, fp.index),
+            batch_size=self.batch_size, lulc_code_remap=self.code_remap,
+            compute_spread=False)
+
+    def _to_target(self, result: GenerationResult, fp: Footprint
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Samples on the target window (N, C_gen, h, w) in output units, and coverage."""
+        t = self.target
+        gen = list(t.generated)
+        h, w = int(fp.window.height), int(fp.window.width)
+        out = np.full((self.n, len(gen), h, w), np.nan, dtype=np.float32)
+        covered = np.ones((h, w), dtype=bool)
+        for g in t.groups:
+            res = default_resampling(from_m=g.pixel_size_m, to_m=t.native_px,
+                                     categorical=t.categorical)
+            rows = [gen.index(b) for b in g.bands]
+            for k, sample in enumerate(result.samples[g.key]):
+                phys = np.asarray(t.from_model(sample.astype(np.float32)), dtype=np.float32)
+                patch = to_target_grid(phys, fp, t.grid, pixel_size_m=g.pixel_size_m,
+                                       resampling=res)  # type: ignore[arg-type]
+                out[k, rows] = patch.data
+                covered &= patch.covered
+        return out, covered
+
+    def run(self, index: int) -> bool:
+        """Generate and write footprint ``index`` of the plan; False when earlier footprints
+        already generated all of its gap pixels (nothing new to write: skipped)."""
+        fp = self.plan[index]
+        total = len(self.plan)
+        fb = self.feedback
+        fb.check(f"before footprint {index + 1} of {total}")
+        fb.footprint(index, total, 0.0, f"footprint {index + 1}/{total}: reading")
+        values, gap, observed = self._window(fp)
+        prior = self.plan.prior_coverage(index) & gap
+        if not (gap & ~prior & fp.coverage(self.target.grid)).any():
+            fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: already generated")
+            return False
+        known = observed | prior
+        composites = self._composites(values, prior, fp.window)
+        partial = {g.key: target_observation(self.target, g, fp, self.target.grid, composites,
+                                             known) for g in self.target.groups}
+        req = self._request(fp, partial)
+
+        def on_step(done: int, steps_total: int) -> None:
+            fb.footprint(index, total, done / max(steps_total, 1),
+                         f"footprint {index + 1}/{total}: step {done}/{steps_total}")
+
+        result = self.engine.generate(req, progress=on_step, cancel=fb.cancelled)
+        self.device = result.device
+        if self.time_key is not None and self.date is None and not self.generated_dates:
+            self.generated_dates = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
+                                    for d, m, y in result.samples[self.time_key][:, 0, 0]]
+        samples, covered = self._to_target(result, fp)
+        write = gap & covered & ~prior
+        self.held_pixels += int(prior.sum())
+        self.written += write_footprint(self.writers, self.target, fp.window, samples, write,
+                                        self.statistic)
+        fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: written")
+        return True

@@ -1,0 +1,188 @@
+"""The output set of one run: N sample rasters, the filled raster and the spread raster.
+
+All live in one ``geo.OutputSet`` (partial files, renamed together when complete, removed on
+error or cancel). Samples and filled start as a bit-exact copy of the target (gapfill); only
+gap pixels are written afterwards. Filled and spread are computed from the sample values *as
+written* (after the cast to the output type), so ``filled`` is the rounded mean (or the mode,
+for classes) of the sample files and ``spread`` their statistic, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from ..engine.errors import InputError
+from ..geo import GeoTiffWriter, OutputSet, RasterGrid, read_target_window, to_output_dtype
+from .inputs import SPREAD_NODATA, TargetSetup
+
+_log = logging.getLogger(__name__)
+
+SPREAD_STATISTICS = ("std", "range", "iqr")
+_SPREAD_TEXT = {"std": "standard deviation (ddof=1)", "range": "range (max - min)",
+                "iqr": "interquartile range"}
+
+
+def sample_path(samples_dir: Path, k: int) -> Path:
+    """Sample ``k`` (1-based) of a run."""
+    return samples_dir / f"sample_{k}.tif"
+
+
+@dataclass
+class FillWriters:
+    samples: list[GeoTiffWriter]
+    filled: GeoTiffWriter
+    spread: GeoTiffWriter
+
+
+def open_writers(outs: OutputSet, target: TargetSetup, *, filled: Path, spread: Path,
+                 samples_dir: Path, n_samples: int, statistic: str,
+                 tags: Mapping[str, str]) -> FillWriters:
+    """Open every output on the target grid with its dtype, nodata, descriptions and tags."""
+    grid = target.grid
+    base = dict(target.tags) if target.mode == "gapfill" else {}
+    base.update(tags)
+    samples = []
+    for k in range(1, n_samples + 1):
+        samples.append(outs.add(
+            sample_path(samples_dir, k), grid, count=target.count, dtype=target.dtype,
+            nodata=target.nodata, descriptions=list(target.descriptions),
+            tags={**base, "COPGEN_PRODUCT": "sample", "COPGEN_SAMPLE": str(k)}))
+    what = "mode of the samples" if target.categorical else "mean of the samples"
+    filled_w = outs.add(filled, grid, count=target.count, dtype=target.dtype,
+                        nodata=target.nodata, descriptions=list(target.descriptions),
+                        tags={**base, "COPGEN_PRODUCT": "filled", "COPGEN_FILLED": what})
+    stat = ("share of samples disagreeing with the mode" if target.categorical
+            else _SPREAD_TEXT[statistic])
+    spread_w = outs.add(
+        spread, grid, count=target.count, dtype="float32", nodata=SPREAD_NODATA,
+        descriptions=[f"{d} {stat} over {n_samples} samples" for d in target.descriptions],
+        tags={**tags, "COPGEN_PRODUCT": "spread", "COPGEN_SPREAD_STATISTIC": stat})
+    return FillWriters(samples, filled_w, spread_w)
+
+
+def choose_nodata(target: TargetSetup, *, mask: Path | None) -> float | None:
+    """A nodata value for outputs of a layer that has none, needed only when some gap pixels
+    stay unfilled (bands the model cannot generate): NaN for floats, else the type's extreme
+    that no pixel of the layer holds (found by a streamed scan)."""
+    if np.issubdtype(target.dtype, np.floating):
+        return math.nan
+    info = np.iinfo(target.dtype)
+    candidates = [float(info.min), float(info.max)] if info.min < 0 else [float(info.max),
+                                                                          float(info.min)]
+    present = set()
+    grid = target.grid
+    for r0 in range(0, grid.height, 256):
+        win = Window(0, r0, grid.width, min(256, grid.height - r0))
+        tw = read_target_window(target.path, list(range(1, target.count + 1)), win)
+        present |= {c for c in candidates if (tw.data == c).any()}
+        if len(present) == len(candidates):
+            break
+    for c in candidates:
+        if c not in present:
+            return c
+    raise InputError(f"{target.path.name} has no nodata value and holds both {candidates}; "
+                     "set the layer's nodata so unfilled gap pixels can be marked")
+
+
+def copy_observed(writers: FillWriters, target: TargetSetup, *, mask: Path | None,
+                  cancel: Callable[[], bool], chunk_rows: int = 256, chunk_cols: int = 4096
+                  ) -> None:
+    """Initialise samples and filled with the target, bit for bit; gap pixels of bands the
+    model cannot generate are set to nodata there (they are never written again)."""
+    grid = target.grid
+    bands = list(range(1, target.count + 1))
+    ungen = [b - 1 for b in target.ungenerated]
+    for r0 in range(0, grid.height, chunk_rows):
+        if cancel():
+            return
+        for c0 in range(0, grid.width, chunk_cols):
+            win = Window(c0, r0, min(chunk_cols, grid.width - c0),
+                         min(chunk_rows, grid.height - r0))
+            tw = read_target_window(target.path, bands, win, nodata=target.nodata_override,
+                                    mask_path=mask)
+            data = tw.data
+            if ungen:
+                gap = _gap(tw, target)
+                if gap.any():
+                    data = data.copy()
+                    for b in ungen:
+                        data[b][gap] = target.nodata  # type: ignore[call-overload]
+            for w in (*writers.samples, writers.filled):
+                w.write_window(data, win)
+
+
+def _gap(tw: object, target: TargetSetup) -> np.ndarray:
+    """Gap flags of a window: any named band invalid, or masked."""
+    valid = tw.valid  # type: ignore[attr-defined]
+    inside = tw.inside  # type: ignore[attr-defined]
+    idx = [b - 1 for b in target.gap_bands] or list(range(valid.shape[0]))
+    return inside & ~valid[idx].all(axis=0)
+
+
+def cast_samples(target: TargetSetup, stack: np.ndarray) -> np.ndarray:
+    """Generated float values (N, C, h, w) -> the output type; classes keep their code (a
+    generated code equal to nodata stays nodata: it is the model's "no data" class)."""
+    if target.categorical:
+        info = np.iinfo(target.dtype)
+        return np.clip(np.rint(stack), info.min, info.max).astype(target.dtype)
+    return to_output_dtype(stack, target.dtype, target.nodata)
+
+
+def ensemble(target: TargetSetup, written: np.ndarray, statistic: str
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(filled in the output type, spread float32) from the written samples (N, C, h, w)."""
+    if target.categorical:
+        codes = np.unique(written)
+        counts = np.stack([(written == c).sum(axis=0) for c in codes])
+        best = np.argmax(counts, axis=0)  # ties: the smallest code
+        mode = codes[best].astype(target.dtype)
+        agree = np.take_along_axis(counts, best[None], axis=0)[0] / written.shape[0]
+        return mode, (1.0 - agree).astype(np.float32)
+    x = written.astype(np.float64)
+    filled = to_output_dtype(x.mean(axis=0), target.dtype, target.nodata)
+    n = x.shape[0]
+    if statistic == "std":
+        spread = x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1:])
+    elif statistic == "range":
+        spread = x.max(axis=0) - x.min(axis=0)
+    elif statistic == "iqr":
+        q25, q75 = np.percentile(x, [25.0, 75.0], axis=0)
+        spread = q75 - q25
+    else:  # validated before the run
+        raise InputError(f"unknown spread statistic {statistic!r}")
+    return filled, spread.astype(np.float32)
+
+
+def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
+                    samples: np.ndarray, write: np.ndarray, statistic: str) -> int:
+    """Write generated bands (N, C_gen, h, w) where ``write`` (h, w); returns pixels written
+    inside the raster."""
+    if not write.any():
+        return 0
+    bands = list(target.generated)
+    written = cast_samples(target, samples)
+    for w, s in zip(writers.samples, written, strict=True):
+        w.write_window(s, window, mask=write, bands=bands)
+    filled, spread = ensemble(target, written, statistic)
+    writers.filled.write_window(filled, window, mask=write, bands=bands)
+    writers.spread.write_window(spread, window, mask=write, bands=bands)
+    inter = target.grid.clip(window)
+    return int(write.sum()) if inter is not None else 0
+
+
+def inside_mask(grid: RasterGrid, window: Window) -> np.ndarray:
+    """(h, w) True at pixels of ``window`` inside the raster."""
+    out = np.zeros((int(window.height), int(window.width)), dtype=bool)
+    inter = grid.clip(window)
+    if inter is not None:
+        r = int(inter.row_off - window.row_off)
+        c = int(inter.col_off - window.col_off)
+        out[r:r + int(inter.height), c:c + int(inter.width)] = True
+    return out
