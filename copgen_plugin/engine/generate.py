@@ -104,6 +104,11 @@ class CopgenEngine:
             self._tokenizers[key] = Tokenizer(spec, enc, dec)
         return self._tokenizers[key]
 
+    def close(self) -> None:
+        """Drop the sessions (their memory is freed once nothing else holds them)."""
+        self._denoiser = None
+        self._tokenizers.clear()
+
     @property
     def providers(self) -> dict[str, list[str]]:
         """Providers each created session actually runs on."""
