@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError, ModalityError
+from .errors import InputError, ManifestError, ModalityError
 from .modalities import (
     FAMILIES,
     NORMALISATION_FAMILIES,
@@ -259,7 +259,7 @@ def load_package(
     (existence only). ``cache_path`` overrides the verification cache file.
     """
     if verify not in VERIFY_MODES:
-        raise ValueError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
+        raise InputError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
     root = Path(root).expanduser().resolve()
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
