@@ -1,0 +1,159 @@
+"""Is the demo model's spread calibrated? Gap fills on held-back synthetic scenes (issue #7.4).
+
+The synthetic world knows what it drew, so for each held-back footprint (seeds never used in
+training) this fills a cloud-shaped S2 gap with N samples under three sets of conditions and
+prints, over the true gap pixels (all four bands, DN):
+
+* (a) coverage: share of true values inside the per-pixel 5-95 % interval of the N samples
+  (ideal 90 % for a calibrated model with many samples; with N = 8 the interpolated quantiles
+  make it lower even for perfect samples, so the "oracle" rows give the attainable figure);
+* (b) spread: mean per-pixel standard deviation of the samples, for DEM only, DEM + S1 and
+  DEM + S1 + LULC (it should shrink as the conditioning grows, as in the COP-GEN paper);
+* (c) RMSE of the ensemble mean (and of single samples) against GDAL FillNodata on the gaps.
+
+Oracle rows: the generator's own redraws of what the conditions leave open: ``optical`` only
+("all conditions": same ground, same season and sun), or ``cover``+``optical``+``radar``
+("DEM only"). They use no observed pixels, so they bound the spread from above.
+
+Run: ``.venv/bin/python benchmarks/bench_spread.py [--scenes 6 --samples 8 --steps 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
+from models.demo.data import (  # noqa: E402
+    DEM_KEY,
+    HELD_OUT_SEED,
+    LULC_KEY,
+    S1_KEY,
+    S2_KEY,
+    scene_rasters,
+)
+from models.demo.make_scene import cloud_gap  # noqa: E402
+from models.demo.world import FOOTPRINT_PX, generate_scene  # noqa: E402
+
+PACKAGE = REPO / "resources" / "models" / "copgen-demo"
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "DEM": (DEM_KEY,),
+    "DEM+S1": (DEM_KEY, S1_KEY),
+    "DEM+S1+LULC": (DEM_KEY, S1_KEY, LULC_KEY),
+}
+ORACLES: dict[str, tuple[str, ...]] = {
+    "oracle, DEM only": ("cover", "optical", "radar"),
+    "oracle, all conditions": ("optical",),
+}
+BENCH_SEED = HELD_OUT_SEED + 500
+
+
+def metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """samples (N, C, P), truth (C, P) over gap pixels -> coverage, spread, errors (DN)."""
+    q05, q95 = np.quantile(samples, [0.05, 0.95], axis=0)
+    return {
+        "coverage": float(np.mean((truth >= q05) & (truth <= q95))),
+        "spread": float(np.mean(np.std(samples, axis=0, ddof=1))),
+        "mean_rmse": float(np.sqrt(np.mean((samples.mean(axis=0) - truth) ** 2))),
+        "sample_rmse": float(np.sqrt(np.mean((samples - truth[None]) ** 2))),
+    }
+
+
+def gdal_fill(image: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """GDAL FillNodata (inverse-distance from the gap edge, no smoothing) band by band."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    out = np.empty(image.shape, np.float32)
+    h, w = observed.shape
+    mem = gdal.GetDriverByName("MEM")
+    for b in range(image.shape[0]):
+        ds = mem.Create("", w, h, 1, gdal.GDT_Float32)
+        ds.GetRasterBand(1).WriteArray(np.where(observed, image[b], 0).astype(np.float32))
+        mask = mem.Create("", w, h, 1, gdal.GDT_Byte)
+        mask.GetRasterBand(1).WriteArray(observed.astype(np.uint8))
+        gdal.FillNodata(ds.GetRasterBand(1), mask.GetRasterBand(1), maxSearchDist=200,
+                        smoothingIterations=0)
+        out[b] = ds.GetRasterBand(1).ReadAsArray()
+    return out
+
+
+def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
+              ) -> dict[str, dict[str, float]]:
+    scene = generate_scene(seed)
+    raw = scene_rasters(scene)
+    gap = cloud_gap(seed, FOOTPRINT_PX, FOOTPRINT_PX, cover=0.2)
+    truth = scene.s2[:, gap].astype(np.float32)
+    partial = {S2_KEY: PartialObservation(values=raw[S2_KEY], observed=~gap)}
+    rows: dict[str, dict[str, float]] = {}
+    for name, keys in SETTINGS.items():
+        req = GenerationRequest(targets=(S2_KEY,), conditions={k: raw[k] for k in keys},
+                                partial=partial, n_samples=n, steps=steps, seed=seed,
+                                batch_size=n)
+        res = engine.generate(req)
+        rows[name] = metrics(res.samples[S2_KEY][:, :, gap], truth)
+    for name, streams in ORACLES.items():
+        draws = np.stack([
+            generate_scene(seed, overrides={s: seed * 1000 + k for s in streams}).s2[:, gap]
+            for k in range(n)]).astype(np.float32)
+        rows[name] = metrics(draws, truth)
+    fill = gdal_fill(scene.s2.astype(np.float32), ~gap)[:, gap]
+    rmse = float(np.sqrt(np.mean((fill - truth) ** 2)))
+    rows["GDAL FillNodata"] = {"mean_rmse": rmse, "sample_rmse": rmse}
+    return rows
+
+
+def average(per_scene: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for rows in per_scene:
+        for name, vals in rows.items():
+            for k, v in vals.items():
+                acc[name][k].append(v)
+    return {name: {k: float(np.mean(v)) for k, v in vals.items()} for name, vals in acc.items()}
+
+
+def table(rows: Mapping[str, Mapping[str, float]]) -> str:
+    head = f"{'setting':<24} {'coverage 5-95%':>14} {'spread (DN)':>12} " \
+           f"{'mean RMSE':>10} {'sample RMSE':>12}"
+    lines = [head, "-" * len(head)]
+    for name, v in rows.items():
+        cov = f"{100 * v['coverage']:.1f} %" if "coverage" in v else "-"
+        spread = f"{v['spread']:.0f}" if "spread" in v else "-"
+        lines.append(f"{name:<24} {cov:>14} {spread:>12} {v['mean_rmse']:>10.0f} "
+                     f"{v['sample_rmse']:>12.0f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--package", type=Path, default=PACKAGE)
+    parser.add_argument("--scenes", type=int, default=6)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    engine = CopgenEngine.open(args.package)
+    t0 = time.perf_counter()
+    per_scene = [run_scene(engine, BENCH_SEED + i, args.samples, args.steps)
+                 for i in range(args.scenes)]
+    print(f"demo model {engine.package.model_id} {engine.package.model_version}: "
+          f"{args.scenes} held-back scenes (seeds {BENCH_SEED}..{BENCH_SEED + args.scenes - 1}),"
+          f" {args.samples} samples, {args.steps} steps, S2 gap pixels, DN = reflectance x 10000")
+    print(table(average(per_scene)))
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The README.md written into the exported demo package: what it is, and what it is not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = """# copgen-demo: a demo model trained on synthetic scenes (not COP-GEN's weights)
+
+This package is the plugin's **demo model**. It has COP-GEN's architecture (per-modality KL-VAE
+tokenizers and a multimodal U-ViT denoiser with one timestep per modality, DPM-Solver sampling)
+at small widths, but it was **trained from scratch by `models/demo/train.py` on synthetic scenes
+from `models/demo/world.py`**. It knows nothing about real places: use it to try the plugin
+(`make demo`), never to fill real imagery. The real model is COP-GEN base
+(`mespinosami/copgen-base`, CC-BY-4.0), downloaded separately.
+
+* Modalities (COP-GEN keys, band orders and normalisations): `DEM_DEM` (metres, 30 m,
+  32 x 32 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
+  8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 96 x 96 px),
+  `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 96 x 96 px).
+* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4).
+* Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch 32,
+  ch_mult {ch_mult}, 1 res block. fp32 ONNX, {megabytes:.1f} MB in all.
+* Training: {scenes} synthetic footprints (world seeds {first}..{last}; seeds >= 1000000 are
+  held back for tests, the benchmark and the sample scene), VAEs {vae_steps} steps each, denoiser
+  {denoiser_steps} steps of batch {denoiser_batch} with an independent timestep per modality,
+  EMA {ema}; run seed {seed}. Final denoiser loss (sum of 4 eps MSEs): {final_loss}.
+  Scale factors (1/std of posterior samples): {scales}.
+* Licence: GPL-2.0-or-later, as the plugin (the weights derive only from the project's code).
+
+Reproduce: `python -m models.demo.train --workdir /tmp/copgen-demo --out
+resources/models/copgen-demo` (about {minutes} minutes on 2 CPU cores).
+"""
+
+
+def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
+                 losses: Sequence[float], minutes: str = "40-60") -> Path:
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
+    text = TEMPLATE.format(
+        footprint=960, megabytes=size, first=0, last=cfg["scenes"] - 1,
+        final_loss=f"{losses[-1]:.4f}" if losses else "n/a",
+        scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()), minutes=minutes,
+        **{k: cfg[k] for k in ("embed_dim", "depth", "num_heads", "ch_mult", "scenes",
+                               "vae_steps", "denoiser_steps", "denoiser_batch", "ema", "seed")
+           if k in cfg}, ch_mult=list(cfg["vae_ch_mult"]))
+    path = out / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,332 @@
+"""Train the demo model on synthetic scenes and export it as a model package.
+
+Why this recipe: it is COP-GEN's own (KL-VAE tokenizers, scale factor = 1/std of posterior
+samples, U-ViT trained with an independent uniform timestep and independent noise per modality,
+loss = sum of per-modality eps MSE, AdamW, EMA), shrunk to fit ~40 minutes on 2 CPU cores.
+Every stage writes a checkpoint in ``--workdir`` and is skipped when its checkpoint exists, so
+a crash loses at most one stage.
+
+CLI: ``python -m models.demo.train --workdir /tmp/copgen-demo --out resources/models/copgen-demo``
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.autoencoder import AutoencoderKL
+from models.configs import BackboneConfig, ModalitySpec, VAEConfig
+from models.demo import data as dm
+from models.demo.package_readme import write_readme
+from models.denoiser import CopgenUViT, count_parameters
+from models.manifest import PackageInfo
+from models.onnx_export import ExportOptions
+from models.package import export_package
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "copgen-demo"
+TITLE = "COP-GEN demo model trained on synthetic scenes, not COP-GEN's weights"
+LICENCE = "GPL-2.0-or-later"
+KL_WEIGHT = {dm.DEM_KEY: 1e-7}  # the DEM's network-space relief is tiny; others use the default
+KL_DEFAULT = 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
+
+    seed: int = 0
+    scenes: int = 3000
+    vae_steps: int = 350
+    vae_batch: int = 16
+    vae_crop: int = 32
+    vae_lr: float = 2e-3
+    vae_ch_mult: tuple[int, ...] = (1, 1, 1, 1)
+    denoiser_steps: int = 1200
+    denoiser_batch: int = 32
+    lr: float = 4e-4
+    warmup: int = 100
+    ema: float = 0.999
+    embed_dim: int = 128
+    depth: int = 6
+    num_heads: int = 4
+    threads: int = 2
+
+
+def vae_config(spec: ModalitySpec, cfg: TrainConfig) -> VAEConfig:
+    return VAEConfig(in_channels=spec.image_shape[0], resolution=spec.image_shape[1], ch=32,
+                     ch_mult=cfg.vae_ch_mult, num_res_blocks=1)
+
+
+def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random rot90/flip: the tokenizer is a compressor, orientation does not matter to it."""
+    x = np.rot90(x, k=int(rng.integers(4)), axes=(-2, -1))
+    return np.ascontiguousarray(x[..., ::-1] if rng.random() < 0.5 else x)
+
+
+def train_vae(key: str, spec: ModalitySpec, data: Mapping[str, np.ndarray], cfg: TrainConfig
+              ) -> AutoencoderKL:
+    """MSE reconstruction + small KL on random crops (fully convolutional, so crops suffice)."""
+    torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
+    rng = np.random.default_rng([cfg.seed, dm.DEMO_KEYS.index(key), 11])
+    vae = AutoencoderKL(vae_config(spec, cfg))
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.vae_lr, total_steps=cfg.vae_steps,
+                                                pct_start=0.05)
+    size = spec.image_shape[1]
+    crop = min(cfg.vae_crop, size)
+    n = len(data[key])
+    kl_w = KL_WEIGHT.get(key, KL_DEFAULT)
+    t0 = time.perf_counter()
+    for step in range(cfg.vae_steps):
+        rows = rng.integers(0, n, cfg.vae_batch)
+        y0, x0 = rng.integers(0, size - crop + 1, 2) // 8 * 8
+        x = dm.network_batch(data, key, rows)[..., y0:y0 + crop, x0:x0 + crop]
+        x = torch.from_numpy(_augment(x, rng))
+        moments = vae.encode_moments(x)
+        mean, logvar = torch.chunk(moments, 2, dim=1)
+        logvar = logvar.clamp(-30.0, 20.0)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        rec = vae.decoder(vae.post_quant_conv(z))
+        mse = torch.mean((rec - x) ** 2)
+        kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1.0 - logvar)
+        loss = mse + kl_w * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == cfg.vae_steps - 1:
+            log.info("vae %s step %d mse %.5f kl %.3f (%.2f s/step)", key, step, mse.item(),
+                     kl.item(), (time.perf_counter() - t0) / (step + 1))
+    return vae.eval()
+
+
+@torch.no_grad()
+def encode_all(vae: AutoencoderKL, key: str, data: Mapping[str, np.ndarray],
+               batch: int = 64) -> np.ndarray:
+    """Unscaled posterior moments (N, 16, h, w) of every footprint, as the official cache."""
+    out = [vae.encode_moments(torch.from_numpy(dm.network_batch(data, key, np.arange(i, min(
+        i + batch, len(data[key])))))).numpy() for i in range(0, len(data[key]), batch)]
+    return np.concatenate(out)
+
+
+def scale_factor_of(moments: np.ndarray, seed: int, count: int = 500) -> float:
+    """1 / std of posterior samples (the official ``compute_scaling_factor`` recipe)."""
+    rng = np.random.default_rng([seed, 23])
+    m = moments[rng.choice(len(moments), min(count, len(moments)), replace=False)]
+    mean, logvar = np.split(m, 2, axis=1)
+    z = mean + np.exp(0.5 * np.clip(logvar, -30, 20)) * rng.standard_normal(mean.shape)
+    return float(1.0 / z.std())
+
+
+def alphas_cumprod() -> torch.Tensor:
+    """SD scaled-linear schedule, 1000 steps (float64 as the official table)."""
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float],
+                   specs: Mapping[str, ModalitySpec], cfg: TrainConfig, ckpt: Path
+                   ) -> tuple[CopgenUViT, list[float]]:
+    """Independent timestep and noise per modality and sample; returns the EMA model."""
+    torch.manual_seed(cfg.seed * 7 + 3)
+    rng = np.random.default_rng([cfg.seed, 99])
+    bcfg = BackboneConfig.for_modalities(specs.values(), cfg.embed_dim, cfg.depth,
+                                         cfg.num_heads)
+    model = CopgenUViT(bcfg)
+    torch.nn.init.trunc_normal_(model.pos_embed, std=0.02)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.03, betas=(0.9, 0.99))
+    total = cfg.denoiser_steps
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        frac = (step - cfg.warmup) / max(1, total - cfg.warmup)
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    start, losses = 0, []
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start, losses = state["step"], state["losses"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed the denoiser at step %d", start)
+    log.info("denoiser: %d parameters, %d tokens", count_parameters(model), bcfg.num_tokens)
+    keys = bcfg.keys
+    mom = {k: torch.from_numpy(moments[k]) for k in keys}
+    ac = alphas_cumprod()
+    n = len(mom[keys[0]])
+    t0, running = time.perf_counter(), []
+    for step in range(start, total):
+        rows = torch.from_numpy(rng.integers(0, n, cfg.denoiser_batch))
+        zs, ts, eps_all = [], [], []
+        for k in keys:
+            mean, logvar = torch.chunk(mom[k][rows], 2, dim=1)
+            std = torch.exp(0.5 * logvar.clamp(-30, 20))
+            z0 = scales[k] * (mean + std * torch.randn_like(mean))
+            nsteps = torch.randint(1, 1001, (cfg.denoiser_batch,))
+            a = ac[nsteps - 1].sqrt().float().view(-1, 1, 1, 1)
+            s = (1 - ac[nsteps - 1]).sqrt().float().view(-1, 1, 1, 1)
+            eps = torch.randn_like(z0)
+            zs.append(a * z0 + s * eps)
+            ts.append(nsteps.float())
+            eps_all.append(eps)
+        preds = model(zs, ts)
+        per_mod = [torch.mean((p - e) ** 2) for p, e in zip(preds, eps_all, strict=True)]
+        loss = torch.stack(per_mod).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            decay = min(cfg.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(pm, 1.0 - decay)
+        running.append([x.item() for x in per_mod])
+        if (step + 1) % 100 == 0 or step + 1 == total:
+            avg = np.mean(running, axis=0)
+            losses.append(float(avg.sum()))
+            running = []
+            log.info("denoiser step %d loss %.4f (%s) lr %.2e %.2f s/step", step + 1, avg.sum(),
+                     " ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in zip(keys, avg, strict=True)),
+                     sched.get_last_lr()[0], (time.perf_counter() - t0) / (step + 1 - start))
+        if (step + 1) % 500 == 0 or step + 1 == total:
+            torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
+                        "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step + 1,
+                        "losses": losses, "rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state()}, ckpt)
+    return ema, losses
+
+
+def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
+    torch.set_num_threads(cfg.threads)
+    workdir.mkdir(parents=True, exist_ok=True)
+    specs = dm.demo_specs()
+    t0 = time.perf_counter()
+    data = dm.build_dataset(range(cfg.seed * 1_000_003 % dm.HELD_OUT_SEED,
+                                 cfg.seed * 1_000_003 % dm.HELD_OUT_SEED + cfg.scenes), specs)
+    log.info("dataset: %d scenes in %.0f s", cfg.scenes, time.perf_counter() - t0)
+    vaes: dict[str, AutoencoderKL] = {}
+    moments: dict[str, np.ndarray] = {}
+    scales: dict[str, float] = {}
+    for key in dm.DEMO_KEYS:
+        path = workdir / f"vae_{key}.pt"
+        if path.is_file():
+            vae = AutoencoderKL(vae_config(specs[key], cfg))
+            vae.load_state_dict(torch.load(path))
+            vae.eval()
+        else:
+            vae = train_vae(key, specs[key], data, cfg)
+            torch.save(vae.state_dict(), path)
+        moments[key] = encode_all(vae, key, data)
+        scales[key] = scale_factor_of(moments[key], cfg.seed)
+        vae.scale_factor = scales[key]
+        vaes[key] = vae
+        log.info("%s: scale factor %.4f (%.0f s so far)", key, scales[key],
+                 time.perf_counter() - t0)
+    del data
+    (workdir / "scales.json").write_text(json.dumps(scales, indent=2))
+    specs = dm.demo_specs(scales)
+    ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
+    minutes = (time.perf_counter() - t0) / 60
+    summary = {"config": dataclasses.asdict(cfg), "scale_factors": scales,
+               "final_loss": losses[-1] if losses else None, "minutes_this_run": minutes}
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
+    log.info("training done in %.1f min, final loss %s", minutes, summary["final_loss"])
+    if out is None:
+        return None
+    return export_demo(out, ema, vaes, specs, cfg, losses)
+
+
+def load_trained(cfg: TrainConfig, workdir: Path
+                 ) -> tuple[CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalitySpec], list]:
+    """The VAEs and the denoiser's EMA from a (possibly still running) run's checkpoints."""
+    scales = json.loads((workdir / "scales.json").read_text())
+    specs = dm.demo_specs(scales)
+    vaes = {}
+    for key in dm.DEMO_KEYS:
+        vae = AutoencoderKL(vae_config(specs[key], cfg), scale_factor=scales[key])
+        vae.load_state_dict(torch.load(workdir / f"vae_{key}.pt"))
+        vaes[key] = vae.eval()
+    state = torch.load(workdir / "denoiser.pt", weights_only=False)
+    model = CopgenUViT(BackboneConfig.for_modalities(specs.values(), cfg.embed_dim, cfg.depth,
+                                                     cfg.num_heads))
+    model.load_state_dict(state["ema"])
+    log.info("loaded the EMA denoiser of step %d", state["step"])
+    return model.eval(), vaes, specs, state["losses"]
+
+
+def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
+                specs: Mapping[str, ModalitySpec], cfg: TrainConfig,
+                losses: Sequence[float]) -> Path:
+    info = PackageInfo(
+        model_id=MODEL_ID,
+        model_version=f"seed-{cfg.seed}-{cfg.denoiser_steps}-ema",
+        title=TITLE,
+        licence=LICENCE,
+        source=f"synthetic scenes from models/demo/world.py, seed {cfg.seed} "
+               f"(trained by models/demo/train.py)",
+        config="demo",
+        architecture={},
+        demo=True,
+        extra={"footprint_m": dm.FOOTPRINT_M,
+               "training": {"script": "models/demo/train.py", **dataclasses.asdict(cfg),
+                            "final_loss": losses[-1] if losses else None}},
+    )
+    path = export_package(out, model.eval(), dict(vaes), info, ExportOptions(), specs)
+    write_readme(path, dataclasses.asdict(cfg), {k: s.scale_factor or 1.0 for k, s in
+                                                 specs.items()}, losses)
+    return path
+
+
+_CLI_TYPES: dict[str, type] = {"int": int, "float": float}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.demo.train", description=__doc__)
+    parser.add_argument("--workdir", type=Path, required=True, help="checkpoints and caches")
+    parser.add_argument("--out", type=Path, default=None, help="package folder to (re)write")
+    parser.add_argument("--export-only", action="store_true",
+                        help="export the latest checkpoints of --workdir without training")
+    for f in dataclasses.fields(TrainConfig):
+        if f.type in _CLI_TYPES:
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=_CLI_TYPES[f.type],
+                                default=f.default)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                         if f.type in _CLI_TYPES})
+    if args.export_only:
+        if args.out is None:
+            parser.error("--export-only needs --out")
+        torch.set_num_threads(cfg.threads)
+        model, vaes, specs, losses = load_trained(cfg, args.workdir)
+        out = export_demo(args.out, model, vaes, specs, cfg, losses)
+    else:
+        out = run(cfg, args.workdir, args.out)
+    if out is not None:
+        print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
