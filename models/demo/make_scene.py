@@ -36,7 +36,7 @@ from models.demo.world import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = HELD_OUT_SEED + 10
+DEFAULT_SEED = HELD_OUT_SEED + 58
 HEIGHT_PX, WIDTH_PX = 144, 192  # 1.5 x 2 footprints of 96 px
 EPSG = 32631
 ORIGIN = (499_980.0, 5_400_000.0)  # west, north: multiples of 30 m, near 48.7 N 3.0 E
