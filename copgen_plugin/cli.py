@@ -31,8 +31,6 @@ log = logging.getLogger("copgen_plugin")
 #: condition options -> the modality family they hold
 CONDITION_OPTIONS = {"s2l2a": "S2L2A", "s2l1c": "S2L1C", "s1": "S1RTC", "dem": "DEM",
                      "lulc": "LULC", "cloud_mask": "cloud_mask"}
-#: TerraMind / TerraMesh land cover numbering -> COP-GEN's Esri numbering
-TERRAMIND_LULC = {3: 4, 4: 5, 5: 7, 6: 8, 7: 9, 8: 10, 9: 11}
 
 
 def _diagnostics(args: argparse.Namespace) -> int:
@@ -88,7 +86,9 @@ def _remap(text: str | None) -> dict[int, int] | None:
     if text is None or not text.strip():
         return None
     if text.strip().lower() == "terramind":
-        return dict(TERRAMIND_LULC)
+        from .engine.modalities import TERRAMIND_TO_ESRI_LULC
+
+        return dict(TERRAMIND_TO_ESRI_LULC)
     out: dict[int, int] = {}
     for item in text.replace(";", ",").split(","):
         if not item.strip():

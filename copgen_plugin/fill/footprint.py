@@ -22,12 +22,11 @@ from ..engine.generate import CopgenEngine
 from ..engine.package import ModelPackage
 from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
 from ..geo import (
-    DateChoice,
     Footprint,
     FootprintPlan,
     GapReader,
+    GeoTiffWriter,
     default_resampling,
-    layer_date,
     plan_footprints,
     read_target_window,
     to_target_grid,
@@ -63,16 +62,6 @@ class CountingGaps:
         return gap
 
 
-def resolve_date(date: dt.date | None, *, from_metadata: bool, target: Path
-                 ) -> DateChoice | None:
-    """The parameter, else the target's metadata (if allowed), else None: generated."""
-    if date is not None:
-        return DateChoice(date, "parameter")
-    if from_metadata:
-        return layer_date(target)
-    return None
-
-
 def plan(target: TargetSetup, package: ModelPackage, *, overlap_m: float, mask: Path | None
          ) -> tuple[FootprintPlan, int]:
     """Footprints over the gaps, and the number of gap pixels."""
@@ -86,6 +75,21 @@ def plan(target: TargetSetup, package: ModelPackage, *, overlap_m: float, mask: 
     except ValueError as exc:
         raise InputError(str(exc)) from None
     return fp_plan, gaps.count
+
+
+def sample_composites(values: np.ndarray, prior: np.ndarray, window: Window,
+                      samples: Sequence[GeoTiffWriter], bands: Sequence[int]) -> np.ndarray:
+    """What each sample holds on ``window``: ``values`` (count, h, w), with the pixels an
+    earlier footprint generated (``prior``) replaced, in ``bands``, by that sample's own
+    output. (count, h, w) when nothing was generated before, else (N, count, h, w)."""
+    if not prior.any():
+        return values
+    out = np.repeat(values[None], len(samples), axis=0)
+    for k, w in enumerate(samples):
+        before = w.read_window(window, bands=list(bands))
+        for j, b in enumerate(bands):
+            out[k, b - 1][prior] = before[j][prior]
+    return out
 
 
 class FootprintRunner:
@@ -110,7 +114,6 @@ class FootprintRunner:
         self.held_pixels = 0
         self.filled_holes: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
-        self.generated_dates: list[str] = []
         self.device = ""
 
     def _window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,20 +129,6 @@ class FootprintRunner:
         observed = tw.valid[idx].all(axis=0) & tw.inside
         return tw.data, tw.inside & ~observed, observed
 
-    def _composites(self, values: np.ndarray, prior: np.ndarray, window: Window
-                    ) -> np.ndarray:
-        """(count, h, w), or (N, count, h, w) when earlier footprints generated part of this
-        window: each sample sees its own earlier values there."""
-        if not prior.any():
-            return values
-        gen = list(self.target.generated)
-        out = np.repeat(values[None], self.n, axis=0)
-        for k, w in enumerate(self.writers.samples):
-            before = w.read_window(window, bands=gen)
-            for j, b in enumerate(gen):
-                out[k, b - 1][prior] = before[j][prior]
-        return out
-
     def _request(self, fp: Footprint, partial: dict[str, PartialObservation]
                  ) -> GenerationRequest:
         conds: dict[str, object] = {}
@@ -152,12 +141,12 @@ class FootprintRunner:
                 self.dropped[key] = self.dropped.get(key, 0) + 1
         if self.latlon_key is not None:
             conds[self.latlon_key] = (fp.centre_lat, fp.centre_lon)
+        if self.time_key is not None and self.date is not None:
+            conds[self.time_key] = self.date
+        # Without a date the timestamps modality is generated jointly with the samples (never
+        # guessed); it is not requested back: the engine cannot yet decode an out-of-range
+        # generated year (ValueError in modalities.decode_dates).
         targets = [g.key for g in self.target.groups]
-        if self.time_key is not None:
-            if self.date is not None:
-                conds[self.time_key] = self.date
-            else:
-                targets.append(self.time_key)
         return GenerationRequest(
             targets=targets, conditions=conds, partial=partial, n_samples=self.n,
             steps=self.steps, seed=footprint_seed(self.seed, fp.index),
@@ -198,7 +187,8 @@ class FootprintRunner:
             fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: already generated")
             return False
         known = observed | prior
-        composites = self._composites(values, prior, fp.window)
+        composites = sample_composites(values, prior, fp.window, self.writers.samples,
+                                       self.target.generated)
         partial = {g.key: target_observation(self.target, g, fp, self.target.grid, composites,
                                              known) for g in self.target.groups}
         req = self._request(fp, partial)
@@ -209,9 +199,6 @@ class FootprintRunner:
 
         result = self.engine.generate(req, progress=on_step, cancel=fb.cancelled)
         self.device = result.device
-        if self.time_key is not None and self.date is None and not self.generated_dates:
-            self.generated_dates = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
-                                    for d, m, y in result.samples[self.time_key][:, 0, 0]]
         samples, covered = self._to_target(result, fp)
         write = gap & covered & ~prior
         self.held_pixels += int(prior.sum())

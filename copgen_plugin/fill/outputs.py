@@ -128,7 +128,9 @@ def _gap(tw: object, target: TargetSetup) -> np.ndarray:
 
 def cast_samples(target: TargetSetup, stack: np.ndarray) -> np.ndarray:
     """Generated float values (N, C, h, w) -> the output type; classes keep their code (a
-    generated code equal to nodata stays nodata: it is the model's "no data" class)."""
+    generated code equal to nodata stays nodata: it is the model's "no data" class). Pixels a
+    footprint does not cover are NaN; they are never written, so any value does there."""
+    stack = np.where(np.isfinite(stack), stack, np.float32(0))
     if target.categorical:
         info = np.iinfo(target.dtype)
         return np.clip(np.rint(stack), info.min, info.max).astype(target.dtype)
