@@ -23,8 +23,9 @@ _KEEP: list[Any] = []  # post-processors must outlive processAlgorithm (QGIS kee
 
 
 def _band_by_name(layer: QgsRasterLayer, name: str) -> int | None:
+    """The band whose description is `name` (QGIS shows it as 'Band 04: B04')."""
     for band in range(1, layer.bandCount() + 1):
-        if layer.dataProvider().bandDescription(band).split(" ")[0] == name:
+        if layer.bandName(band).split(": ", 1)[-1].split(" ")[0] == name:
             return band
     return None
 
@@ -69,18 +70,15 @@ def style_spread(layer: QgsRasterLayer) -> None:
 class _GroupAndStyle(QgsProcessingLayerPostProcessorInterface):
     """Moves a loaded result into the run's layer group and styles it."""
 
-    def __init__(self, group_name: str, kind: str) -> None:
+    def __init__(self, group_name: str, name: str, kind: str) -> None:
         super().__init__()
-        self.group_name, self.kind = group_name, kind
+        self.group_name, self.name, self.kind = group_name, name, kind
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> None:
         if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
             return
-        if self.kind == "spread":
-            style_spread(layer)
-        else:
-            style_true_colour(layer)
+        layer.setName(self.name)
         root = context.project().layerTreeRoot()
         group = root.findGroup(self.group_name)
         if not isinstance(group, QgsLayerTreeGroup):
@@ -89,6 +87,13 @@ class _GroupAndStyle(QgsProcessingLayerPostProcessorInterface):
         if node is not None and node.parent() is not group:
             group.addChildNode(node.clone())
             node.parent().removeChildNode(node)
+        try:
+            if self.kind == "spread":
+                style_spread(layer)
+            elif not style_true_colour(layer):
+                feedback.pushInfo(f"{layer.name()}: no B04/B03/B02 bands, default style kept")
+        except Exception as exc:  # a style problem must not lose the result layer
+            feedback.reportError(f"{layer.name()}: could not apply the style ({exc})")
 
 
 def load_results(report: Any, request: Any, context: QgsProcessingContext, *,
@@ -102,7 +107,7 @@ def load_results(report: Any, request: Any, context: QgsProcessingContext, *,
     for path, name, output in entries:
         paths.append(path)
         details = QgsProcessingContext.LayerDetails(name, context.project(), output)
-        processor = _GroupAndStyle(group_name, "spread" if name == "spread" else "image")
+        processor = _GroupAndStyle(group_name, name, "spread" if name == "spread" else "image")
         _KEEP.append(processor)
         details.setPostProcessor(processor)
         if context.willLoadLayerOnCompletion(path):

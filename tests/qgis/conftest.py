@@ -67,3 +67,52 @@ def copgen_plugin(qgis_app: Any) -> Any:
 def plugin_package(qgis_app: Any) -> Any:
     """The plugin imported under its QGIS name (`copgen`), for its inner modules."""
     return _STATE["package"]
+
+
+#: the tiny package the QGIS tests run: S2 L2A's three groups, DEM, S1, LULC, lat/lon, date
+TINY_KEYS = ["3d_cartesian_lat_lon", "DEM_DEM", "LULC_LULC", "S1RTC_vh_vv", "S2L2A_B01_B09",
+             "S2L2A_B02_B03_B04_B08", "S2L2A_B05_B06_B07_B11_B12_B8A", "mean_timestamps"]
+
+
+@pytest.fixture(scope="session")
+def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real exported random-weight package (models.tiny), built once per session."""
+    from models.tiny import build_tiny_package
+
+    return build_tiny_package(tmp_path_factory.mktemp("pkg") / "tiny", TINY_KEYS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def s2_scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 12-band S2 L2A GeoTIFF (int16 DN, nodata 0) with a cloud-shaped gap, and a DEM on a
+    coarser grid in another CRS, written with rasterio."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    root = tmp_path_factory.mktemp("scene")
+    rng = np.random.default_rng(7)
+    h, w = 230, 250
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 800 + 600 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
+    data = np.stack([base * (0.6 + 0.08 * b) + rng.normal(0, 30, (h, w)) for b in range(12)])
+    data = np.clip(data, 1, 9000).astype(np.int16)
+    cloud = (((yy - 110) / 38.0) ** 2 + ((xx - 120) / 52.0) ** 2
+             + 0.3 * np.sin(xx / 7.0) * np.cos(yy / 5.0)) < 1.0
+    data[:, cloud] = 0
+    names = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
+    s2 = root / "s2_l2a.tif"
+    profile = dict(driver="GTiff", width=w, height=h, count=12, dtype="int16", nodata=0,
+                   crs="EPSG:32631", transform=from_origin(500_000, 5_000_000, 10, 10))
+    with rasterio.open(s2, "w", **profile) as dst:
+        dst.write(data)
+        for i, name in enumerate(names, 1):
+            dst.set_band_description(i, name)
+    dem = root / "dem_25m.tif"
+    dh, dw = 110, 120
+    dem_values = (200 + 0.5 * np.add.outer(np.arange(dh), np.arange(dw))).astype(np.float32)
+    with rasterio.open(dem, "w", driver="GTiff", width=dw, height=dh, count=1, dtype="float32",
+                       crs="EPSG:32631", transform=from_origin(499_900, 5_000_100, 25, 25),
+                       nodata=-9999) as dst:
+        dst.write(dem_values[None])
+    return {"s2": s2, "dem": dem, "cloud_pixels": int(cloud.sum())}
