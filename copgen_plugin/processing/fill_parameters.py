@@ -190,6 +190,8 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         spread=Path(alg.parameterAsOutputLayer(params, "SPREAD", context)),
         samples_dir=samples_dir,
     )
+    for folder in (outputs.filled.parent, outputs.spread.parent, outputs.samples_dir.parent):
+        folder.mkdir(parents=True, exist_ok=True)  # a typed path to a new folder is fine
     return FillRequest(
         mode="generate" if generate else "gapfill",
         target=target,

@@ -106,7 +106,7 @@ def test_bad_inputs_raise_processing_exceptions(copgen_plugin: Any, tiny_package
     with pytest.raises(QgsProcessingException, match="DATE"):
         processing.run("copgen:gapfill", _params(s2_scene, tiny_package, tmp_path,
                                                  DATE="June 2021"))
-    with pytest.raises(QgsProcessingException, match="(?i)model"):
+    with pytest.raises(QgsProcessingException, match=r"(?i)model"):
         processing.run("copgen:gapfill", _params(s2_scene, tiny_package, tmp_path,
                                                  MODEL=str(tmp_path / "no-such-model")))
     assert not (tmp_path / "filled.tif").exists()
