@@ -11,6 +11,32 @@ Processing algorithms and the CLI. Modules, each with one job:
 * ``outputs``   samples, filled and spread rasters: copy, cast, ensemble statistics
 * ``progress``  monotonic progress, cancel, messages
 * ``run``       ``run_fill``: validate, set up, run, report
+
+Conventions (what an analyst gets):
+
+* Gap = a pixel inside the raster where any named band is invalid (nodata, GDAL mask, NaN)
+  or the mask layer is non-zero. Only gap pixels are ever written; every other pixel of every
+  sample and of the filled raster is the input's, bit for bit.
+* Gapfill outputs are a drop-in replacement of the input: same bands, order, dtype, nodata,
+  CRS and transform. Generated values are rounded/clipped to the dtype and never equal nodata.
+  A layer without nodata keeps none, unless some gap pixels stay unfilled (next point): then
+  NaN (floats) or a dtype extreme absent from the layer is set and written there.
+* Bands the model has no group for (e.g. a demo package with only the 10 m S2 group and a
+  12-band layer) are copied through with their gap pixels set to nodata, listed in
+  ``FillReport.ungenerated_bands`` and in a note: partial results are delivered, never
+  invented, never silent.
+* Generate outputs: float32 (nodata NaN) for continuous modalities, uint8 (nodata 255) for
+  classes; the package's bands of the family in product order; S1 as linear power unless the
+  layer's ``s1_scale`` is ``db``.
+* Filled = the rounded mean of the samples as written (classes: the mode, ties to the
+  smallest code); spread = their standard deviation (ddof 1), range or IQR, float32, one band
+  per output band (classes: the share of samples disagreeing with the mode), -9999 outside the
+  generated pixels.
+* Seams: footprints overlap by ``overlap_m``; what sample k generated in an earlier footprint
+  is held (latent inpainting, one observation per sample, one batched engine call) when
+  sample k of the next footprint is generated, and never written twice.
+* Seeds: footprint i runs with a seed derived from (seed, i); sample k's noise comes from
+  (that seed, k): the same request gives the same files.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from .reads import read_condition, target_observation
 
 _log = logging.getLogger(__name__)
 
+
 def footprint_seed(seed: int, index: int) -> int:
     """The engine seed of footprint ``index``: derived from (seed, index), never seed + index,
     so neighbouring runs do not share footprints' noise."""
@@ -48,9 +49,8 @@ def footprint_seed(seed: int, index: int) -> int:
 class CountingGaps:
     """The gap source for planning, counting gap pixels as the planner reads its strips."""
 
-    def __init__(self, reader: GapReader | None, shape: tuple[int, int]) -> None:
+    def __init__(self, reader: GapReader | None) -> None:
         self.reader = reader
-        self.shape = shape
         self.count = 0
 
     def __call__(self, window: Window) -> np.ndarray:
@@ -67,7 +67,7 @@ def plan(target: TargetSetup, package: ModelPackage, *, overlap_m: float, mask: 
     """Footprints over the gaps, and the number of gap pixels."""
     reader = None if target.mode == "generate" else GapReader(
         target.path, target.gap_bands, nodata=target.nodata_override, mask_path=mask)
-    gaps = CountingGaps(reader, target.grid.shape)
+    gaps = CountingGaps(reader)
     strip = reader.strip_rows() if reader is not None else 256
     try:
         fp_plan = plan_footprints(target.grid, gaps, footprint_m=package.footprint_m,
