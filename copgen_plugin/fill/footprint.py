@@ -32,7 +32,7 @@ from ..geo import (
     to_target_grid,
 )
 from .inputs import ConditionSetup, TargetSetup
-from .outputs import FillWriters, inside_mask, write_footprint
+from .outputs import FillWriters, WriteStats, inside_mask, write_footprint
 from .progress import RunFeedback
 from .reads import read_condition, target_observation
 
@@ -110,7 +110,7 @@ class FootprintRunner:
         remaps = [c.layer.code_remap for c in conditions if c.family == "LULC"]
         self.code_remap = target.code_remap if target.family == "LULC" else next(
             iter(remaps), None)
-        self.written = 0
+        self.stats = WriteStats()
         self.held_pixels = 0
         self.filled_holes: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
@@ -202,7 +202,7 @@ class FootprintRunner:
         samples, covered = self._to_target(result, fp)
         write = gap & covered & ~prior
         self.held_pixels += int(prior.sum())
-        self.written += write_footprint(self.writers, self.target, fp.window, samples, write,
-                                        self.statistic)
+        write_footprint(self.writers, self.target, fp.window, samples, write, self.statistic,
+                        self.stats)
         fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: written")
         return True

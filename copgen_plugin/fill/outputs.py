@@ -162,12 +162,21 @@ def ensemble(target: TargetSetup, written: np.ndarray, statistic: str
     return filled, spread.astype(np.float32)
 
 
+@dataclass
+class WriteStats:
+    """What the writes of a run amounted to (for the report)."""
+
+    pixels: int = 0  # gap pixels generated
+    nodata_class: int = 0  # filled pixels where the model chose its own "no data" class
+
+
 def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
-                    samples: np.ndarray, write: np.ndarray, statistic: str) -> int:
-    """Write generated bands (N, C_gen, h, w) where ``write`` (h, w); returns pixels written
-    inside the raster."""
+                    samples: np.ndarray, write: np.ndarray, statistic: str,
+                    stats: WriteStats) -> None:
+    """Write generated bands (N, C_gen, h, w) where ``write`` (h, w) is True (gap pixels
+    inside the raster, not written before)."""
     if not write.any():
-        return 0
+        return
     bands = list(target.generated)
     written = cast_samples(target, samples)
     for w, s in zip(writers.samples, written, strict=True):
@@ -175,8 +184,9 @@ def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
     filled, spread = ensemble(target, written, statistic)
     writers.filled.write_window(filled, window, mask=write, bands=bands)
     writers.spread.write_window(spread, window, mask=write, bands=bands)
-    inter = target.grid.clip(window)
-    return int(write.sum()) if inter is not None else 0
+    stats.pixels += int(write.sum())
+    if target.categorical and target.nodata is not None:
+        stats.nodata_class += int(((filled == target.nodata).any(axis=0) & write).sum())
 
 
 def inside_mask(grid: RasterGrid, window: Window) -> np.ndarray:

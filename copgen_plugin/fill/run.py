@@ -237,9 +237,13 @@ def _after_run(report: FillReport, runner: FootprintRunner, engine: CopgenEngine
                gap_pixels: int) -> None:
     report.device = runner.device
     report.providers = engine.providers
-    report.pixels_written = runner.written
-    if runner.written < gap_pixels:
-        report.notes.append(f"{gap_pixels - runner.written} gap pixel(s) were not covered by "
+    report.pixels_written = runner.stats.pixels
+    if runner.stats.nodata_class:
+        report.notes.append(
+            f"the model chose its 'no data' class for {runner.stats.nodata_class} gap pixel(s) "
+            "of the filled raster; they equal the layer's nodata and read as gaps")
+    if runner.stats.pixels < gap_pixels:
+        report.notes.append(f"{gap_pixels - runner.stats.pixels} gap pixel(s) were not covered by "
                             "any footprint's generated area and keep their input values")
     for key, n in runner.filled_holes.items():
         report.notes.append(f"{key}: condition holes filled in {n} footprint(s) (at least 90 % "

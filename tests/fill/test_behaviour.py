@@ -187,3 +187,27 @@ def test_each_sample_holds_its_own_earlier_overlap(tmp_path):
             assert (comp[k][:, ~prior] == 7).all()
         assert sample_composites(values, np.zeros_like(prior), window, writers,
                                  bands=[1, 3]) is values
+
+
+def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
+                                                                      full_package):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(1, 10, (1, 70, 80)).astype(np.uint8)  # TerraMind numbering
+    gap = cloud_mask((70, 80), seed=7)
+    codes[:, gap] = 0  # 0 = no data in both numberings
+    target = write_tif(tmp_path / "lulc.tif", codes, nodata=0)
+    report = run_fill(request(target, tmp_path / "out", full_package, modality="LULC", n=3,
+                              code_remap={3: 4, 4: 5, 5: 7, 6: 8, 7: 9, 8: 10, 9: 11}))
+    filled, meta = read(report.outputs["filled"])
+    assert meta["dtype"] == "uint8" and meta["nodata"] == 0
+    np.testing.assert_array_equal(filled[:, ~gap], codes[:, ~gap])
+    assert set(np.unique(filled[:, gap])) <= set(range(10))  # back in TerraMind numbering
+    samples = np.stack([read(p)[0] for p in report.sample_paths])
+    for s in samples:
+        np.testing.assert_array_equal(s[:, ~gap], codes[:, ~gap])
+    # filled = per-pixel mode of the samples (ties: smallest code)
+    counts = np.stack([(samples == c).sum(axis=0) for c in range(10)])
+    np.testing.assert_array_equal(filled[:, gap], np.argmax(counts, axis=0)[:, gap])
+    no_data = int((filled[0][gap] == 0).sum())
+    assert any(f"'no data' class for {no_data} gap pixel" in n for n in report.notes) \
+        if no_data else not any("'no data' class" in n for n in report.notes)
