@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from rasterio.crs import CRS
 
+from copgen_plugin.engine.package import load_package
 from copgen_plugin.fill import run_fill
+from copgen_plugin.fill.inputs import setup_condition, setup_target
+from copgen_plugin.fill.reads import read_condition
 from copgen_plugin.fill.request import LayerInput
+from copgen_plugin.geo import Footprint, RasterGrid
 from tests.fill.helpers import (
     check_gapfill,
     cloud_mask,
@@ -101,3 +105,32 @@ def test_observed_pixels_stay_identical_in_float_layers(tmp_path, ten_m_package)
     check_gapfill(report, target, gap, n=3)
     meta = read(report.outputs["filled"])[1]
     assert meta["dtype"] == "float32" and meta["nodata"] is None
+
+
+def test_condition_with_a_void_is_filled_and_one_that_ends_is_dropped(tmp_path, full_package):
+    shape = (150, 300)  # two footprints side by side (columns 0-191 and 108-299)
+    gap = np.zeros(shape, bool)
+    gap[50:100, 40:280] = True
+    target = write_tif(tmp_path / "s2.tif", holed(shape, gap, bands=12), nodata=-9999)
+    # a 30 m DEM that ends 2020 m east of the target's west edge, with a small void
+    dem = np.full((1, 90, 84), 350.0, np.float32)
+    dem[0, 30:33, 20:23] = -32768
+    dem_path = write_tif(tmp_path / "dem.tif", dem, nodata=-32768,
+                         transform_=transform(30.0, origin=(499_500.0, 5_020_700.0)))
+    report = run_fill(request(target, tmp_path / "out", full_package, n=3,
+                              conditions=[LayerInput(dem_path, "DEM")]))
+    check_gapfill(report, target, gap, n=3)
+    assert report.footprints_run == 2
+    assert "DEM_DEM: condition holes filled in 1 footprint(s) (at least 90 % covered)" \
+        in report.notes
+    assert "DEM_DEM: condition covers under 90 % of 1 footprint(s); generated there instead " \
+           "of conditioning" in report.notes
+    # the void itself: filled from its neighbours (GDAL inverse distance), not with nodata
+    package = load_package(full_package)
+    req = request(target, tmp_path / "out2", full_package)
+    cond, _ = setup_condition(LayerInput(dem_path, "DEM"), package, setup_target(req, package))
+    fp = Footprint.on_grid(RasterGrid.from_path(target), row_off=-21, col_off=0,
+                           footprint_m=1920.0)
+    got = read_condition(cond, fp)
+    assert got.filled_holes == ("DEM_DEM",) and got.dropped == ()
+    np.testing.assert_allclose(got.values["DEM_DEM"], 350.0)
