@@ -92,16 +92,18 @@ def choose_nodata(target: TargetSetup, *, mask: Path | None) -> float | None:
 
 
 def copy_observed(writers: FillWriters, target: TargetSetup, *, mask: Path | None,
-                  cancel: Callable[[], bool], chunk_rows: int = 256, chunk_cols: int = 4096
-                  ) -> None:
+                  cancel: Callable[[], bool], progress: Callable[[float], None],
+                  chunk_rows: int = 256, chunk_cols: int = 4096) -> None:
     """Initialise samples and filled with the target, bit for bit; gap pixels of bands the
-    model cannot generate are set to nodata there (they are never written again)."""
+    model cannot generate are set to nodata there (they are never written again). Stops
+    early (and leaves the raising to the caller) when ``cancel()`` turns true."""
     grid = target.grid
     bands = list(range(1, target.count + 1))
     ungen = [b - 1 for b in target.ungenerated]
     for r0 in range(0, grid.height, chunk_rows):
         if cancel():
             return
+        progress(r0 / grid.height)
         for c0 in range(0, grid.width, chunk_cols):
             win = Window(c0, r0, min(chunk_cols, grid.width - c0),
                          min(chunk_rows, grid.height - r0))

@@ -164,7 +164,9 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
                                    statistic=request.spread_statistic, tags=tags)
             if target.mode == "gapfill":
                 fb.report(0.02, "copying the observed pixels")
-                copy_observed(writers, target, mask=request.mask, cancel=fb.cancelled)
+                copy_observed(writers, target, mask=request.mask, cancel=fb.cancelled,
+                              progress=lambda f: fb.report(
+                                  0.02 + (PREPARED - 0.02) * f, "copying the observed pixels"))
                 fb.check("while copying the observed pixels")
             fb.report(PREPARED, f"{len(fp_plan)} footprints to generate")
             if len(fp_plan):
