@@ -67,7 +67,7 @@ def open_writers(outs: OutputSet, target: TargetSetup, *, filled: Path, spread: 
     return FillWriters(samples, filled_w, spread_w)
 
 
-def choose_nodata(target: TargetSetup, *, mask: Path | None) -> float | None:
+def choose_nodata(target: TargetSetup) -> float:
     """A nodata value for outputs of a layer that has none, needed only when some gap pixels
     stay unfilled (bands the model cannot generate): NaN for floats, else the type's extreme
     that no pixel of the layer holds (found by a streamed scan)."""

@@ -23,7 +23,13 @@ from ..engine.generate import CopgenEngine
 from ..engine.runtime import RuntimeOptions
 from ..geo import DateChoice, OutputSet, layer_date
 from .footprint import FootprintRunner, plan
-from .inputs import TargetSetup, check_outputs_apart, setup_condition, setup_target
+from .inputs import (
+    ConditionSetup,
+    TargetSetup,
+    check_outputs_apart,
+    setup_condition,
+    setup_target,
+)
 from .model import open_package
 from .outputs import SPREAD_STATISTICS, choose_nodata, copy_observed, open_writers, sample_path
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
@@ -117,7 +123,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     if package.demo:
         report.notes.append(f"{package.title}: a demo model, not COP-GEN's trained weights")
     target = setup_target(request, package)
-    conditions = []
+    conditions: list[ConditionSetup] = []
     for layer in request.conditions:
         cond, notes = setup_condition(layer, package, target)
         conditions.append(cond)
@@ -146,9 +152,9 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     fb.info(f"{gap_pixels} pixels to generate in {len(fp_plan)} of {fp_plan.n_candidates} "
             f"footprints of {package.footprint_m:g} m (overlap {fp_plan.overlap_m:g} m), "
             f"working CRS {report.working_crs}")
-    _describe(report, request, target, conditions, gap_pixels, has_time, date is not None)
+    _describe(report, target, conditions, gap_pixels, has_time, date is not None)
     if target.mode == "gapfill" and target.ungenerated and gap_pixels and target.nodata is None:
-        target = dataclasses.replace(target, nodata=choose_nodata(target, mask=request.mask))
+        target = dataclasses.replace(target, nodata=choose_nodata(target))
         report.notes.append(f"the layer has no nodata value; outputs mark unfilled gap pixels "
                             f"with nodata {target.nodata:g}")
 
@@ -203,8 +209,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     return report
 
 
-def _describe(report: FillReport, request: FillRequest, target: TargetSetup,
-              conditions: list, gap_pixels: int, has_time: bool, dated: bool) -> None:
+def _describe(report: FillReport, target: TargetSetup, conditions: list[ConditionSetup],
+              gap_pixels: int, has_time: bool, dated: bool) -> None:
     """Conditions used and notes known before generating."""
     report.conditions = [c.description for c in conditions]
     if report.gap_pixels and target.mode == "gapfill":
