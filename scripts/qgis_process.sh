@@ -12,5 +12,5 @@ export QGIS_PLUGINPATH="$work/plugins" XDG_DATA_HOME="$work/data" XDG_CONFIG_HOM
 export XDG_RUNTIME_DIR="$work/runtime" QT_QPA_PLATFORM=offscreen
 export PYTHONPATH="$site:/usr/share/qgis/python/plugins${PYTHONPATH:+:$PYTHONPATH}"
 # qgis_process only sees plugins enabled in its profile (QGIS_ENV.md #8); enabling is idempotent.
-/usr/bin/qgis_process.bin plugins enable copgen >/dev/null
+/usr/bin/qgis_process.bin plugins enable copgen >/dev/null 2>&1 || true  # non-zero if already on
 exec /usr/bin/qgis_process.bin "$@"

@@ -12,7 +12,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # 1. Debian packages: PyQGIS + qgis_process + desktop, Xvfb for the GUI smoke test,
 #    ImageMagick for screenshots. Skip apt entirely when all are present.
-apt_pkgs=(python3-qgis qgis python3-venv xvfb xauth imagemagick git make)
+apt_pkgs=(python3-qgis qgis python3-venv python3-matplotlib xvfb xauth imagemagick git make)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

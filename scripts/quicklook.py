@@ -1,0 +1,88 @@
+"""The demo's picture: the input with its gap, three samples, the filled layer and the spread.
+
+Reads the GeoTIFFs `make demo` wrote (true colour from the B04/B03/B02 band descriptions) and
+writes one PNG; the truth panel is added when a gap-free reference is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import rasterio
+
+log = logging.getLogger("quicklook")
+
+
+def true_colour(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) float RGB of B04/B03/B02 and the (H, W) nodata mask."""
+    with rasterio.open(path) as ds:
+        names = [d or "" for d in ds.descriptions]
+        bands = [names.index(b) + 1 for b in ("B04", "B03", "B02")]
+        rgb = ds.read(bands).astype(np.float32)
+        invalid = ds.read_masks(bands[0]) == 0
+    return np.moveaxis(rgb, 0, -1), invalid
+
+
+def stretch(images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+    """One 2-98 % stretch for every panel, so samples compare fairly."""
+    valid = np.concatenate([img[~m] for img, m in zip(images, masks, strict=True)])
+    low, high = np.percentile(valid, 2, axis=0), np.percentile(valid, 98, axis=0)
+    out = []
+    for img, mask in zip(images, masks, strict=True):
+        x = np.clip((img - low) / np.maximum(high - low, 1e-6), 0, 1)
+        x[mask] = (1.0, 0.0, 1.0)  # the gap in magenta
+        out.append(x)
+    return out
+
+
+def render(out_dir: Path, target: Path, png: Path, truth: Path | None = None) -> Path:
+    samples = sorted((out_dir / "samples").glob("sample_*.tif"))[:3]
+    panels = [("input (gap in magenta)", target)]
+    panels += [(f"sample {i}", p) for i, p in enumerate(samples, 1)]
+    panels += [("filled (ensemble mean in the gap)", out_dir / "filled.tif")]
+    if truth is not None:
+        panels.append(("truth (held back)", truth))
+    loaded = [true_colour(p) for _, p in panels]
+    images = stretch([img for img, _ in loaded], [m for _, m in loaded])
+    with rasterio.open(out_dir / "spread.tif") as ds:
+        names = list(ds.descriptions)
+        band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
+        spread = ds.read(band, masked=True)
+    cols = len(images) + 1
+    fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.6), constrained_layout=True)
+    for ax, (title, _), img in zip(axes, panels, images, strict=False):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    shown = axes[-1].imshow(spread, cmap="magma", interpolation="nearest")
+    axes[-1].set_title("spread: std of B04 over samples (DN)", fontsize=9)
+    fig.colorbar(shown, ax=axes[-1], fraction=0.046)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    log.info("wrote %s", png)
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out_dir", type=Path, help="folder with filled.tif, spread.tif, samples/")
+    parser.add_argument("--target", type=Path, required=True)
+    parser.add_argument("--truth", type=Path)
+    parser.add_argument("--png", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    render(args.out_dir, args.target, args.png, args.truth)
+
+
+if __name__ == "__main__":
+    main()
