@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PLUGIN := copgen_plugin
 
-.PHONY: setup setup-runtime test lint package demo models clean
+.PHONY: setup setup-runtime test lint package demo models screenshots clean
 
 setup:            ## QGIS (apt), .venv and pinned dev + runtime requirements; idempotent
 	bash scripts/setup.sh
@@ -29,3 +29,6 @@ demo: setup
 
 clean:
 	rm -rf build dist .pytest_cache
+
+screenshots: setup ## docs/images/*.png: QGIS desktop under Xvfb (runs the demo first if needed)
+	bash scripts/screenshots.sh

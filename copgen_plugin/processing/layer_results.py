@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsColorRampShader,
     QgsContrastEnhancement,
     QgsLayerTreeGroup,
     QgsMapLayer,
@@ -51,19 +52,24 @@ def style_true_colour(layer: QgsRasterLayer) -> bool:
 
 
 def style_spread(layer: QgsRasterLayer) -> None:
-    """The pseudocolour style of resources/styles/spread.qml, stretched to this layer's range."""
+    """The pseudocolour ramp of resources/styles/spread.qml (item values 0..1 are positions),
+    stretched over this layer's band-1 range."""
     layer.loadNamedStyle(str(STYLE_DIR / "spread.qml"))
     stats = layer.dataProvider().bandStatistics(1, QgsRasterBandStats.Max | QgsRasterBandStats.Min)
+    low, high = stats.minimumValue, stats.maximumValue
     renderer = layer.renderer()
-    if hasattr(renderer, "setClassificationMin") and stats.maximumValue > stats.minimumValue:
-        renderer.setClassificationMin(stats.minimumValue)
-        renderer.setClassificationMax(stats.maximumValue)
-        shader = renderer.shader()
-        function = shader.rasterShaderFunction() if shader else None
-        if function is not None:
-            function.setMinimumValue(stats.minimumValue)
-            function.setMaximumValue(stats.maximumValue)
-            function.classifyColorRamp()
+    shader = renderer.shader() if hasattr(renderer, "shader") else None
+    function = shader.rasterShaderFunction() if shader is not None else None
+    if function is None or not high > low:
+        return
+    items = [QgsColorRampShader.ColorRampItem(low + item.value * (high - low), item.color,
+                                              f"{low + item.value * (high - low):.4g}")
+             for item in function.colorRampItemList()]
+    function.setColorRampItemList(items)
+    function.setMinimumValue(low)
+    function.setMaximumValue(high)
+    renderer.setClassificationMin(low)
+    renderer.setClassificationMax(high)
     layer.triggerRepaint()
 
 

@@ -91,7 +91,13 @@ def test_results_load_in_a_styled_group(copgen_plugin: Any, tiny_package: Path,
         assert len(groups) == 1
         layers = {n.layer().name(): n.layer() for n in groups[0].findLayers()}
         assert set(layers) == {"filled", "spread", "sample 1", "sample 2"}
-        assert layers["spread"].renderer().type() == "singlebandpseudocolor"
+        spread = layers["spread"].renderer()
+        assert spread.type() == "singlebandpseudocolor"
+        ramp = spread.shader().rasterShaderFunction().colorRampItemList()
+        stats = layers["spread"].dataProvider().bandStatistics(1)
+        assert len(ramp) == 5  # the five colours of resources/styles/spread.qml
+        assert ramp[0].value == pytest.approx(stats.minimumValue)
+        assert ramp[-1].value == pytest.approx(stats.maximumValue)
         for name in ("filled", "sample 1"):
             renderer = layers[name].renderer()
             assert renderer.type() == "multibandcolor"
