@@ -323,7 +323,9 @@ def setup_condition(layer: LayerInput, package: ModelPackage, target: TargetSetu
                                             categorical=categorical) for g in groups}
     s1 = (_s1_scale(layer, sorted({b for g in groups for b in g.bands}), what)
           if family == "S1RTC" else None)
-    parts = [f"{g.key} at {g.pixel_size_m:g} m ({resampling[g.key]})" for g in groups]
+    parts = [f"{g.key} at {g.pixel_size_m:g} m ({resampling[g.key]}"
+             + (", exact crop where the grids coincide)" if abs(px - g.pixel_size_m) < 1e-6
+                else ")") for g in groups]
     desc = (f"{family}: {layer.path.name} ({grid.crs.to_string()}, {px:.4g} m) -> "
             + ", ".join(parts))
     if s1 is not None:

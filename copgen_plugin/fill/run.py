@@ -121,7 +121,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
         mode=request.mode)
     fb.info(f"model {package.model_id} {package.model_version} ({package.root})")
     if package.demo:
-        report.notes.append(f"{package.title}: a demo model, not COP-GEN's trained weights")
+        report.notes.append(f"demo model: {package.title}")
     target = setup_target(request, package)
     conditions: list[ConditionSetup] = []
     for layer in request.conditions:
@@ -152,7 +152,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     fb.info(f"{gap_pixels} pixels to generate in {len(fp_plan)} of {fp_plan.n_candidates} "
             f"footprints of {package.footprint_m:g} m (overlap {fp_plan.overlap_m:g} m), "
             f"working CRS {report.working_crs}")
-    _describe(report, target, conditions, gap_pixels, has_time, date is not None)
+    _describe(report, target, conditions, gap_pixels, dated=date is not None,
+              has_time=has_time, has_location=bool(package.keys_of_family("lat_lon")))
     if target.mode == "gapfill" and target.ungenerated and gap_pixels and target.nodata is None:
         target = dataclasses.replace(target, nodata=choose_nodata(target))
         report.notes.append(f"the layer has no nodata value; outputs mark unfilled gap pixels "
@@ -210,13 +211,16 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
 
 
 def _describe(report: FillReport, target: TargetSetup, conditions: list[ConditionSetup],
-              gap_pixels: int, has_time: bool, dated: bool) -> None:
+              gap_pixels: int, *, dated: bool, has_time: bool, has_location: bool) -> None:
     """Conditions used and notes known before generating."""
     report.conditions = [c.description for c in conditions]
     if report.gap_pixels and target.mode == "gapfill":
         report.conditions.insert(0, f"{target.family} target: observed pixels held "
                                     f"({target.layout_source})")
-    report.conditions.append("lat/lon: centre of each footprint")
+    if has_location:
+        report.conditions.append("lat/lon: centre of each footprint")
+    else:
+        report.notes.append(f"model {report.model_id} has no location input")
     if has_time:
         report.conditions.append(f"date: {report.date} ({report.date_source})" if dated
                                  else "date: generated with the samples (none given or found)")
@@ -234,8 +238,11 @@ def _describe(report: FillReport, target: TargetSetup, conditions: list[Conditio
         report.notes.append("no gaps: the input is copied to every output (spread all nodata)")
     total = target.grid.width * target.grid.height
     if not conditions and gap_pixels and (target.mode == "generate" or gap_pixels == total):
-        report.notes.append("no conditions and nothing observed: unconditional generation "
-                            f"(only the location{' and date' if dated else ''} condition it)")
+        scalars = [n for n, ok in (("location", has_location), ("date", dated and has_time))
+                   if ok]
+        report.notes.append("no conditions and nothing observed: unconditional generation"
+                            + (f" (only the {' and '.join(scalars)} condition it)" if scalars
+                               else ""))
     elif not conditions and gap_pixels:
         report.notes.append("no condition layers: gaps are generated from the observed pixels, "
                             "location and date only")

@@ -60,7 +60,7 @@ def test_real_cell_report_says_what_ran(cell_fill):
     assert report.date_source == "s2l2a_clouded.tif dataset tag datetime"
     conds = " | ".join(report.conditions)
     assert "DEM_DEM at 30 m (average)" in conds  # 10 m DEM aggregated to the 30 m grid
-    assert "S1RTC_vh_vv at 10 m" in conds and "LULC_LULC at 10 m (nearest)" in conds
+    assert "S1RTC_vh_vv at 10 m" in conds and "LULC_LULC at 10 m (nearest, exact crop" in conds
     assert report.s1_scale and report.s1_scale[0].startswith("S1RTC.tif: db (detected")
     assert report.generated_modalities == ["S2L2A_B01_B09", "S2L2A_B02_B03_B04_B08",
                                            "S2L2A_B05_B06_B07_B11_B12_B8A"]
