@@ -20,10 +20,13 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 96 x 96 px),
   `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 96 x 96 px).
 * Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4).
-* Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch 32,
-  ch_mult {ch_mult}, 1 res block. fp32 ONNX, {megabytes:.1f} MB in all.
+* Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch {vae_ch},
+  ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the decoder).
+  fp32 ONNX, {megabytes:.1f} MB in all.
 * Training: {scenes} synthetic footprints (world seeds {first}..{last}; seeds >= 1000000 are
-  held back for tests, the benchmark and the sample scene), VAEs {vae_steps} steps each, denoiser
+  held back for tests, the benchmark and the sample scene). VAEs: {vae_steps_s2} (S2),
+  {vae_steps_lulc} (LULC), {vae_steps_s1} (S1) and {vae_steps_dem} (DEM) steps of batch
+  {vae_batch} full footprints; denoiser
   {denoiser_steps} steps of batch {denoiser_batch} with an independent timestep per modality,
   EMA {ema}; run seed {seed}. Final denoiser loss (sum of 4 eps MSEs): {final_loss}.
   Scale factors (1/std of posterior samples): {scales}.
@@ -34,6 +37,11 @@ resources/models/copgen-demo` (about {minutes} minutes on 2 CPU cores).
 """
 
 
+_FIELDS = ("embed_dim", "depth", "num_heads", "scenes", "vae_steps_s2", "vae_steps_lulc",
+           "vae_steps_s1", "vae_steps_dem", "vae_batch", "vae_ch", "vae_res_blocks",
+           "denoiser_steps", "denoiser_batch", "ema", "seed")
+
+
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
                  losses: Sequence[float], minutes: str = "40-60") -> Path:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
@@ -41,9 +49,7 @@ def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
         footprint=960, megabytes=size, first=0, last=cfg["scenes"] - 1,
         final_loss=f"{losses[-1]:.4f}" if losses else "n/a",
         scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()), minutes=minutes,
-        **{k: cfg[k] for k in ("embed_dim", "depth", "num_heads", "ch_mult", "scenes",
-                               "vae_steps", "denoiser_steps", "denoiser_batch", "ema", "seed")
-           if k in cfg}, ch_mult=list(cfg["vae_ch_mult"]))
+        **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]))
     path = out / "README.md"
     path.write_text(text, encoding="utf-8")
     return path

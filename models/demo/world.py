@@ -101,7 +101,7 @@ def stream_rng(seed: int, stream: str, overrides: Mapping[str, int] | None = Non
 
 def draw_params(rng: np.random.Generator) -> SceneParams:
     return SceneParams(
-        base_m=float(rng.uniform(20.0, 1200.0)),
+        base_m=float(rng.uniform(5.0, 400.0)),  # lowlands: log1p keeps the relief visible
         relief_m=float(rng.uniform(15.0, 220.0)),
         roughness=float(rng.uniform(3.0, 4.2)),
         water_fraction=float(rng.uniform(0.02, 0.25)) if rng.random() < 0.45 else 0.0,
