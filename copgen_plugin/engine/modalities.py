@@ -295,8 +295,18 @@ def decode_lat_lon(x: np.ndarray) -> np.ndarray:
 def decode_date_vector(
     sin_doy: float, cos_doy: float, year_norm: float, *, year_min: int = 1950, year_max: int = 2050
 ) -> dt.date:
-    """Invert :func:`encode_date` as the official decoder does (round half to even)."""
+    """Invert :func:`encode_date` as the official decoder does (round half to even).
+
+    Years outside the encoding's range are kept, as the official decoder keeps them (1.02 ->
+    2051), except those no calendar date has: a random-weight model can emit year_norm -52
+    (year -633), on which the official decoder fails; such a year is clipped to 1..9999 with
+    a warning, as :func:`decode_lat_lon` clips z.
+    """
     year = round(((year_norm + 1) / 2) * (year_max - year_min) + year_min)
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        logger.warning("generated year %d has no calendar date; clipping to %d..%d", year,
+                       dt.MINYEAR, dt.MAXYEAR)
+        year = min(max(year, dt.MINYEAR), dt.MAXYEAR)
     days = 366 if _is_leap(year) else 365
     angle = math.atan2(sin_doy, cos_doy)
     if angle < 0:

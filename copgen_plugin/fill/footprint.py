@@ -115,6 +115,7 @@ class FootprintRunner:
         self.filled_holes: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.device = ""
+        self.generated_dates: list[str] = []  # the first footprint's, one per sample
 
     def _window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values (count, h, w) in output units, gap (h, w), observed (h, w)) on the window."""
@@ -141,12 +142,12 @@ class FootprintRunner:
                 self.dropped[key] = self.dropped.get(key, 0) + 1
         if self.latlon_key is not None:
             conds[self.latlon_key] = (fp.centre_lat, fp.centre_lon)
-        if self.time_key is not None and self.date is not None:
-            conds[self.time_key] = self.date
-        # Without a date the timestamps modality is generated jointly with the samples (never
-        # guessed); it is not requested back: the engine cannot yet decode an out-of-range
-        # generated year (ValueError in modalities.decode_dates).
         targets = [g.key for g in self.target.groups]
+        if self.time_key is not None:
+            if self.date is not None:
+                conds[self.time_key] = self.date
+            else:  # generated jointly with each sample (never guessed), and reported
+                targets.append(self.time_key)
         return GenerationRequest(
             targets=targets, conditions=conds, partial=partial, n_samples=self.n,
             steps=self.steps, seed=footprint_seed(self.seed, fp.index),
@@ -199,6 +200,9 @@ class FootprintRunner:
 
         result = self.engine.generate(req, progress=on_step, cancel=fb.cancelled)
         self.device = result.device
+        if self.time_key in result.samples and not self.generated_dates:
+            self.generated_dates = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
+                                    for d, m, y in result.samples[self.time_key][:, 0, 0]]
         samples, covered = self._to_target(result, fp)
         write = gap & covered & ~prior
         self.held_pixels += int(prior.sum())

@@ -237,15 +237,14 @@ def _describe(report: FillReport, target: TargetSetup, conditions: list[Conditio
     if target.mode == "gapfill" and gap_pixels == 0:
         report.notes.append("no gaps: the input is copied to every output (spread all nodata)")
     total = target.grid.width * target.grid.height
+    scalars = " and ".join(n for n, ok in (("location", has_location),
+                                           ("date", dated and has_time)) if ok)
     if not conditions and gap_pixels and (target.mode == "generate" or gap_pixels == total):
-        scalars = [n for n, ok in (("location", has_location), ("date", dated and has_time))
-                   if ok]
         report.notes.append("no conditions and nothing observed: unconditional generation"
-                            + (f" (only the {' and '.join(scalars)} condition it)" if scalars
-                               else ""))
+                            + (f" (only the {scalars} condition it)" if scalars else ""))
     elif not conditions and gap_pixels:
-        report.notes.append("no condition layers: gaps are generated from the observed pixels, "
-                            "location and date only")
+        report.notes.append("no condition layers: gaps are generated from the observed pixels"
+                            + (f" and the {scalars}" if scalars else "") + " only")
 
 
 def _after_run(report: FillReport, runner: FootprintRunner, engine: CopgenEngine,
@@ -253,6 +252,9 @@ def _after_run(report: FillReport, runner: FootprintRunner, engine: CopgenEngine
     report.device = runner.device
     report.providers = engine.providers
     report.pixels_written = runner.stats.pixels
+    if runner.generated_dates:
+        report.date_source = ("none given or found: generated with each sample, per footprint "
+                              f"(footprint 1: {', '.join(runner.generated_dates)})")
     if runner.stats.nodata_class:
         report.notes.append(
             f"the model chose its 'no data' class for {runner.stats.nodata_class} gap pixel(s) "

@@ -91,3 +91,13 @@ def test_image_shape_is_checked_against_the_modality(table):
         mod.normalise(spec, np.zeros((3, 192, 192), dtype=np.uint16))
     batch = mod.normalise(spec, np.full((2, 4, 192, 192), 5000, dtype=np.uint16))
     assert batch.shape == (2, 4, 192, 192) and np.all(batch == 0)
+
+
+def test_generated_year_without_a_calendar_date_is_clipped(table, caplog):
+    """A random-weight model can emit year_norm -52 (year -633): the official decoder fails
+    there; years a calendar has stay as the official decoder gives them (3.5 -> 2175)."""
+    spec = table.spec("mean_timestamps")
+    x = np.array([13.27, 6.44, -52.66, 0.0, 1.0, 3.5], np.float32).reshape(2, 1, 1, 3)
+    out = mod.denormalise(spec, x)
+    assert out[0, 0, 0, 2] == 1 and out[1, 0, 0, 2] == 2175
+    assert "year -633 has no calendar date" in caplog.text
