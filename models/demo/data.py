@@ -1,8 +1,8 @@
 """The demo model's modalities and its training data in the network space.
 
 The demo uses the real COP-GEN keys, band orders and normalisations (so the plugin treats it
-exactly like the real model) at a 960 m footprint: S2/S1/LULC 96 x 96 px at 10 m (latent
-12 x 12), DEM 32 x 32 px at 30 m (latent 4 x 4). Normalisation goes through the engine's own
+exactly like the real model) at a 480 m footprint: S2/S1/LULC 48 x 48 px at 10 m (latent
+6 x 6), DEM 16 x 16 px at 30 m (latent 2 x 2). Normalisation goes through the engine's own
 ``normalise_image`` so training and inference cannot disagree.
 """
 
@@ -32,7 +32,7 @@ HELD_OUT_SEED = 1_000_000  # scene seeds >= this are never used for training
 
 
 def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, ModalitySpec]:
-    """COP-GEN specs of the four demo modalities, resized to the 960 m footprint."""
+    """COP-GEN specs of the four demo modalities, resized to the demo footprint."""
     scale_factors = scale_factors or {}
     specs = {}
     for key in DEMO_KEYS:

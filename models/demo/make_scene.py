@@ -1,6 +1,7 @@
 """Write the demo's sample scene (``resources/demo/``) from the synthetic world, from a seed.
 
-Why these choices: the area is 1.5 x 2 demo footprints so the pipeline's tiling and seams show;
+Why these choices: the area is 3 x 4 demo footprints (480 m) so the pipeline's tiling and seams
+show;
 the CRS is a real UTM zone with 30 m-aligned origin so the 10 m and 30 m grids nest exactly; the
 cloud gap is a thresholded fractal blob (cloud-shaped, not a rectangle) crossing a footprint
 seam. The seed is a held-out one (never seen in training).
@@ -37,7 +38,7 @@ from models.demo.world import (
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = HELD_OUT_SEED + 58
-HEIGHT_PX, WIDTH_PX = 144, 192  # 1.5 x 2 footprints of 96 px
+HEIGHT_PX, WIDTH_PX = 144, 192  # 3 x 4 demo footprints of 48 px (1.5 x 2 of 96 px)
 EPSG = 32631
 ORIGIN = (499_980.0, 5_400_000.0)  # west, north: multiples of 30 m, near 48.7 N 3.0 E
 S2_NODATA = 0
@@ -50,7 +51,7 @@ def cloud_gap(seed: int, height: int, width: int, cover: float = 0.16) -> np.nda
     rng = np.random.default_rng([seed, 4242])
     noise = fractal_field(rng, height, width, 2.8)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    cy, cx = height * 0.45, width * 0.52  # over the seam between the two footprint columns
+    cy, cx = height * 0.45, width * 0.52  # across footprint seams
     env = np.exp(-(((yy - cy) / (0.28 * height)) ** 2 + ((xx - cx) / (0.22 * width)) ** 2))
     score = 1.6 * env + 0.35 * noise
     return score > np.quantile(score, 1.0 - cover)

@@ -16,10 +16,10 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
 (`mespinosami/copgen-base`, CC-BY-4.0), downloaded separately.
 
 * Modalities (COP-GEN keys, band orders and normalisations): `DEM_DEM` (metres, 30 m,
-  32 x 32 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
-  8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 96 x 96 px),
-  `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 96 x 96 px).
-* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4).
+  16 x 16 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
+  8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 48 x 48 px),
+  `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 48 x 48 px).
+* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 6 x 6 (DEM 8 x 2 x 2).
 * Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch {vae_ch},
   ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the decoder).
   fp32 ONNX, {megabytes:.1f} MB in all.
@@ -33,7 +33,7 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
 * Licence: GPL-2.0-or-later, as the plugin (the weights derive only from the project's code).
 
 Reproduce: `python -m models.demo.train --workdir /tmp/copgen-demo --out
-resources/models/copgen-demo` (about {minutes} minutes on 2 CPU cores).
+resources/models/copgen-demo` (about {minutes} minutes on 2 shared CPU cores).
 """
 
 
@@ -43,10 +43,10 @@ _FIELDS = ("embed_dim", "depth", "num_heads", "scenes", "vae_steps_s2", "vae_ste
 
 
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
-                 losses: Sequence[float], minutes: str = "40-60") -> Path:
+                 losses: Sequence[float], minutes: str = "15-45") -> Path:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
     text = TEMPLATE.format(
-        footprint=960, megabytes=size, first=0, last=cfg["scenes"] - 1,
+        footprint=480, megabytes=size, first=0, last=cfg["scenes"] - 1,
         final_loss=f"{losses[-1]:.4f}" if losses else "n/a",
         scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()), minutes=minutes,
         **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]))

@@ -2,7 +2,7 @@
 
 Why this recipe: it is COP-GEN's own (KL-VAE tokenizers, scale factor = 1/std of posterior
 samples, U-ViT trained with an independent uniform timestep and independent noise per modality,
-loss = sum of per-modality eps MSE, AdamW, EMA), shrunk to fit ~40 minutes on 2 CPU cores.
+loss = sum of per-modality eps MSE, AdamW, EMA), shrunk to fit ~30 minutes on 2 shared CPU cores.
 Every stage writes a checkpoint in ``--workdir`` and is skipped when its checkpoint exists, so
 a crash loses at most one stage.
 
@@ -48,15 +48,15 @@ class TrainConfig:
     """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
 
     seed: int = 0
-    scenes: int = 3000
+    scenes: int = 2000
     # tokenizer steps per modality: S2 matters most (gap fills), S1 is mostly speckle, the DEM's
     # 32 px images are cheap and its network-space relief is tiny
-    vae_steps_dem: int = 2500
-    vae_steps_lulc: int = 1200
-    vae_steps_s1: int = 600
-    vae_steps_s2: int = 1200
-    vae_batch: int = 4
-    vae_crop: int = 96  # full footprints: GroupNorm statistics of crops shift the output level
+    vae_steps_dem: int = 800
+    vae_steps_lulc: int = 800
+    vae_steps_s1: int = 300
+    vae_steps_s2: int = 1000
+    vae_batch: int = 8
+    vae_crop: int = 48  # full footprints: GroupNorm statistics of crops shift the output level
     vae_lr: float = 2e-3
     vae_ch: int = 64
     vae_ch_mult: tuple[int, ...] = (1, 1, 1, 1)
@@ -233,7 +233,7 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
             log.info("denoiser step %d loss %.4f (%s) lr %.2e %.2f s/step", step + 1, avg.sum(),
                      " ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in zip(keys, avg, strict=True)),
                      sched.get_last_lr()[0], (time.perf_counter() - t0) / (step + 1 - start))
-        if (step + 1) % 500 == 0 or step + 1 == total:
+        if (step + 1) % 200 == 0 or step + 1 == total:
             torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
                         "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step + 1,
                         "losses": losses, "rng": rng.bit_generator.state,

@@ -28,7 +28,7 @@ import numpy as np
 PIXEL_M = 10.0
 DEM_PIXEL_M = 30.0
 DEM_FACTOR = 3  # 10 m pixels per 30 m DEM pixel
-FOOTPRINT_PX = 96  # 960 m at 10 m: the demo model's footprint
+FOOTPRINT_PX = 48  # 480 m at 10 m: the demo model's footprint (a quarter of COP-GEN's cost)
 STREAMS = ("params", "terrain", "cover", "optical", "radar")
 
 WATER, TREES, CROPS, BUILT, BARE, RANGELAND = 1, 2, 5, 7, 8, 11

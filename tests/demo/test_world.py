@@ -10,7 +10,7 @@ from models.demo import world as w
 
 @pytest.fixture(scope="module")
 def scenes() -> list[w.Scene]:
-    return [w.generate_scene(seed) for seed in range(12)]
+    return [w.generate_scene(seed, 96) for seed in range(12)]
 
 
 def test_deterministic_from_seed() -> None:
