@@ -78,10 +78,10 @@ def _summary(report: Any) -> list[str]:
         f"gap pixels: {report.gap_pixels}",
         f"seed {report.seed}, {report.steps} steps, {report.n_samples} samples, "
         f"date: {report.date}",
-        f"conditions: {', '.join(report.conditions) or 'none (unconditional)'}",
+        f"conditions: {'; '.join(report.conditions) or 'none'}",
         f"time: {report.seconds:.1f} s",
     ]
-    return lines + [f"note: {note}" for note in report.notes]
+    return lines  # run_fill already logged its notes (unconditional runs say so there)
 
 
 class GapfillAlgorithm(_FillAlgorithm):
