@@ -57,11 +57,10 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
         )
         device.setHelp("auto and cuda ask ONNX Runtime for CUDA first; cpu asks for CPU only.")
         self.addParameter(device)
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.OUTPUT, "Diagnostics report", fileFilter="Markdown (*.md)"
-            )
-        )
+        report = QgsProcessingParameterFileDestination(
+            self.OUTPUT, "Diagnostics report", fileFilter="Markdown (*.md)")
+        report.setHelp("The same facts as the outputs, as a Markdown table.")
+        self.addParameter(report)
         for key in FACT_KEYS:
             self.addOutput(QgsProcessingOutputString(key.upper(), key.replace("_", " ")))
 

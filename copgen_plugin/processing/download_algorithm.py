@@ -60,6 +60,9 @@ class DownloadModelAlgorithm(CopgenAlgorithm):
         folder = QgsProcessingParameterFile("MODELS_DIR", "Install into folder (empty: the "
                                             "per-user models folder)", optional=True,
                                             behavior=QgsProcessingParameterFile.Folder)
+        revision.setHelp("Branch, tag or commit of the repository.")
+        endpoint.setHelp("A mirror or a local hub; HF_ENDPOINT is used when empty.")
+        folder.setHelp("Where the package folder is created; see copgen:diagnostics.")
         for param in (revision, endpoint, folder):
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(param)

@@ -31,6 +31,7 @@ def test_every_algorithm_documents_itself(copgen_plugin: Any) -> None:
         assert alg.displayName() and alg.group(), alg.id()
         for param in alg.parameterDefinitions():
             assert param.description(), (alg.id(), param.name())
+            assert param.help().strip(), (alg.id(), param.name(), "help text")
             optional = param.flags() & QgsProcessingParameterDefinition.FlagOptional
             is_destination = param.isDestination()
             is_layer = isinstance(param, QgsProcessingParameterRasterLayer)  # no sane default
