@@ -21,4 +21,5 @@ env -u QT_QPA_PLATFORM QGIS_PLUGINPATH="$work/plugins" XDG_RUNTIME_DIR="$work/ru
   > "$work/qgis.log" 2>&1 || true
 if [ -s "$root/docs/images/errors.txt" ]; then cat "$root/docs/images/errors.txt"; exit 1; fi
 rm -f "$root/docs/images/errors.txt"
+cp "$root/build/demo/quicklook.png" "$root/docs/images/demo_quicklook.png"
 ls -la "$root/docs/images"
