@@ -1,9 +1,11 @@
 """The demo model's modalities and its training data in the network space.
 
 The demo uses the real COP-GEN keys, band orders and normalisations (so the plugin treats it
-exactly like the real model) at a 480 m footprint: S2/S1/LULC 48 x 48 px at 10 m (latent
-6 x 6), DEM 16 x 16 px at 30 m (latent 2 x 2). Normalisation goes through the engine's own
-``normalise_image`` so training and inference cannot disagree.
+exactly like the real model) at a 480 m footprint: S2/S1/LULC 48 x 48 px at 10 m, DEM 16 x 16 px
+at 30 m. The tokenizers downsample by 4, not COP-GEN's 8 (latents 12 x 12 and 4 x 4): a 2 x 2
+latent loses the DEM entirely (GroupNorm over 2 x 2 cells removes level and relief), and the
+package format takes any factor (the engine reads it from the shapes). Normalisation goes
+through the engine's own ``normalise_image`` so training and inference cannot disagree.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ S2_KEY = "S2L2A_B02_B03_B04_B08"
 DEMO_KEYS = (DEM_KEY, LULC_KEY, S1_KEY, S2_KEY)  # ASCII order = network order
 FOOTPRINT_M = int(FOOTPRINT_PX * PIXEL_M)
 HELD_OUT_SEED = 1_000_000  # scene seeds >= this are never used for training
+DOWNSAMPLING = 4  # image pixels per latent cell (2 downsampling levels)
 
 
 def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, ModalitySpec]:
@@ -41,7 +44,7 @@ def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, Mo
         specs[key] = dataclasses.replace(
             base,
             image_shape=(base.image_shape[0], size, size),
-            latent_shape=(LATENT_CHANNELS, size // 8, size // 8),
+            latent_shape=(LATENT_CHANNELS, size // DOWNSAMPLING, size // DOWNSAMPLING),
             scale_factor=float(scale_factors.get(key, 1.0)),
             vae_folder=None,
         )

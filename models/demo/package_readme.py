@@ -19,7 +19,8 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   16 x 16 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
   8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 48 x 48 px),
   `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 48 x 48 px).
-* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 6 x 6 (DEM 8 x 2 x 2).
+* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4): the
+  tokenizers downsample by 4, not 8 (a 2 x 2 DEM latent could not hold the relief).
 * Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch {vae_ch},
   ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the decoder).
   fp32 ONNX, {megabytes:.1f} MB in all.
