@@ -1,0 +1,79 @@
+"""The committed demo package: says it is a demo, fits the size limit, and fills a real gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation
+from copgen_plugin.engine.package import load_package
+from models.demo.data import DEM_KEY, DEMO_KEYS, FOOTPRINT_M, LULC_KEY, S1_KEY, S2_KEY
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "resources" / "models" / "copgen-demo"
+SCENE = REPO / "resources" / "demo"
+MAX_BYTES = 20 * 1024 * 1024
+# one 480 m footprint of the sample scene, half of it cloud gap (30 m aligned)
+ROW, COL, SIZE = 69, 54, 48
+
+
+def test_manifest_says_demo() -> None:
+    m = json.loads((PACKAGE / "manifest.json").read_text())
+    assert m["demo"] is True and m["model_id"] == "copgen-demo"
+    assert "demo" in m["title"] and "not COP-GEN's weights" in m["title"]
+    assert m["licence"] == "GPL-2.0-or-later" and "synthetic" in m["source"]
+    assert m["network_order"] == list(DEMO_KEYS)
+    assert m["footprint_m"] == FOOTPRINT_M
+    for key in DEMO_KEYS:
+        mod = m["modalities"][key]
+        assert mod["image_shape"][1] * mod["pixel_size_m"] == FOOTPRINT_M, key
+        assert mod["latent_shape"][1] * 4 == mod["image_shape"][1], key
+        assert 0.05 < mod["scale_factor"] < 20, key
+    assert "not COP-GEN" in (PACKAGE / "README.md").read_text()
+
+
+def test_size_limit() -> None:
+    total = sum(p.stat().st_size for p in PACKAGE.iterdir() if p.is_file())
+    assert total <= MAX_BYTES
+
+
+def test_hashes_verify() -> None:
+    pkg = load_package(PACKAGE, verify="full")
+    assert pkg.demo and pkg.footprint_m == FOOTPRINT_M
+
+
+def _window(name: str, factor: int = 1) -> np.ndarray:
+    with rasterio.open(SCENE / name) as src:
+        return src.read(window=Window(COL // factor, ROW // factor, SIZE // factor,
+                                      SIZE // factor))
+
+
+@pytest.fixture(scope="module")
+def engine() -> CopgenEngine:
+    return CopgenEngine.open(PACKAGE)
+
+
+def test_gap_fill_of_the_sample_scene(engine: CopgenEngine) -> None:
+    s2 = _window("s2l2a.tif").astype(np.float32)
+    observed = (s2 != 0).all(axis=0)
+    assert 0.2 < (~observed).mean() < 0.8  # the footprint really holds a gap
+    conditions = {DEM_KEY: _window("dem.tif", 3), S1_KEY: _window("s1rtc.tif"),
+                  LULC_KEY: _window("lulc.tif").astype(np.int64)}
+    req = GenerationRequest(targets=(S2_KEY,), conditions=conditions,
+                            partial={S2_KEY: PartialObservation(s2, observed)},
+                            n_samples=2, steps=4, seed=3)
+    res = engine.generate(req)
+    out = res.samples[S2_KEY]
+    assert out.shape == (2, 4, SIZE, SIZE) and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, :, observed], np.broadcast_to(
+        s2[:, observed], (2, 4, int(observed.sum()))))
+    gap = ~observed
+    assert res.generated[S2_KEY][gap].all()
+    diff = np.abs(out[0][:, gap] - out[1][:, gap]).mean()
+    assert diff > 20  # DN: two samples are two different fills
+    assert 0 < np.median(out[:, :, gap]) < 6000  # plausible reflectance
