@@ -28,9 +28,13 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   held back for tests, the benchmark and the sample scene). VAEs: {vae_steps_s2} (S2),
   {vae_steps_lulc} (LULC), {vae_steps_s1} (S1) and {vae_steps_dem} (DEM) steps of batch
   {vae_batch} full footprints; denoiser
-  {denoiser_steps} steps of batch {denoiser_batch} with an independent timestep per modality,
-  EMA {ema}; run seed {seed}. Final denoiser loss (sum of 4 eps MSEs): {final_loss}.
+  {steps_done} of a {denoiser_steps}-step schedule, batch {denoiser_batch} (AdamW, peak lr {lr}),
+  an independent
+  timestep per modality, EMA {ema}; run seed {seed}. Final denoiser loss (sum of 4 eps
+  MSEs): {final_loss}.
   Scale factors (1/std of posterior samples): {scales}.
+* Quality: minutes of CPU training, so fills are blurry and their sample spread is wider than
+  the synthetic world's true spread; `benchmarks/bench_spread.py` measures both.
 * Licence: GPL-2.0-or-later, as the plugin (the weights derive only from the project's code).
 
 Reproduce: `python -m models.demo.train --workdir /tmp/copgen-demo --out
@@ -40,7 +44,7 @@ resources/models/copgen-demo` (about {minutes} minutes on 2 shared CPU cores).
 
 _FIELDS = ("embed_dim", "depth", "num_heads", "scenes", "vae_steps_s2", "vae_steps_lulc",
            "vae_steps_s1", "vae_steps_dem", "vae_batch", "vae_ch", "vae_res_blocks",
-           "denoiser_steps", "denoiser_batch", "ema", "seed")
+           "denoiser_steps", "steps_done", "denoiser_batch", "lr", "ema", "seed")
 
 
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],

@@ -274,8 +274,8 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
     return export_demo(out, ema, vaes, specs, cfg, losses)
 
 
-def load_trained(cfg: TrainConfig, workdir: Path
-                 ) -> tuple[CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalitySpec], list]:
+def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
+        CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalitySpec], list, int]:
     """The VAEs and the denoiser's EMA from a (possibly still running) run's checkpoints."""
     scales = json.loads((workdir / "scales.json").read_text())
     specs = dm.demo_specs(scales)
@@ -289,15 +289,18 @@ def load_trained(cfg: TrainConfig, workdir: Path
                                                      cfg.num_heads))
     model.load_state_dict(state["ema"])
     log.info("loaded the EMA denoiser of step %d", state["step"])
-    return model.eval(), vaes, specs, state["losses"]
+    return model.eval(), vaes, specs, state["losses"], int(state["step"])
 
 
 def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
                 specs: Mapping[str, ModalitySpec], cfg: TrainConfig,
-                losses: Sequence[float]) -> Path:
+                losses: Sequence[float], step: int | None = None) -> Path:
+    """``step``: the checkpoint's step when exporting a run stopped before ``denoiser_steps``."""
+    step = cfg.denoiser_steps if step is None else step
+    stopped = "" if step == cfg.denoiser_steps else f"-of-{cfg.denoiser_steps}"
     info = PackageInfo(
         model_id=MODEL_ID,
-        model_version=f"seed-{cfg.seed}-{cfg.denoiser_steps}-ema",
+        model_version=f"seed-{cfg.seed}-step-{step}{stopped}-ema",
         title=TITLE,
         licence=LICENCE,
         source=f"synthetic scenes from models/demo/world.py, seed {cfg.seed} "
@@ -307,11 +310,12 @@ def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
         demo=True,
         extra={"footprint_m": dm.FOOTPRINT_M,
                "training": {"script": "models/demo/train.py", **dataclasses.asdict(cfg),
+                            "denoiser_steps_done": step,
                             "final_loss": losses[-1] if losses else None}},
     )
     path = export_package(out, model.eval(), dict(vaes), info, ExportOptions(), specs)
-    write_readme(path, dataclasses.asdict(cfg), {k: s.scale_factor or 1.0 for k, s in
-                                                 specs.items()}, losses)
+    write_readme(path, {**dataclasses.asdict(cfg), "steps_done": step},
+                 {k: s.scale_factor or 1.0 for k, s in specs.items()}, losses)
     return path
 
 
@@ -336,8 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.out is None:
             parser.error("--export-only needs --out")
         torch.set_num_threads(cfg.threads)
-        model, vaes, specs, losses = load_trained(cfg, args.workdir)
-        out = export_demo(args.out, model, vaes, specs, cfg, losses)
+        model, vaes, specs, losses, step = load_trained(cfg, args.workdir)
+        out = export_demo(args.out, model, vaes, specs, cfg, losses, step)
     else:
         out = run(cfg, args.workdir, args.out)
     if out is not None:
