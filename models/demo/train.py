@@ -60,9 +60,9 @@ class TrainConfig:
     vae_ch: int = 64
     vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
     vae_res_blocks: int = 0
-    denoiser_steps: int = 1000
+    denoiser_steps: int = 1500
     denoiser_batch: int = 32
-    lr: float = 4e-4
+    lr: float = 8e-4
     warmup: int = 100
     ema: float = 0.999
     embed_dim: int = 120  # 128 would pass the 20 MB package limit by a hair
