@@ -19,7 +19,7 @@ start=$(date +%s)
 "$root/scripts/qgis_process.sh" run copgen:gapfill --json -- \
   "INPUT=$scene/s2l2a.tif" INPUT_MODALITY=0 \
   "DEM=$scene/dem.tif" "S1RTC=$scene/s1rtc.tif" "LULC=$scene/lulc.tif" \
-  DATE=2021-07-15 "MODEL=$model" "N_SAMPLES=${COPGEN_DEMO_SAMPLES:-4}" \
+  DATE=2021-07-15 OVERLAP=160 S1_SCALE=2 "MODEL=$model" "N_SAMPLES=${COPGEN_DEMO_SAMPLES:-4}" \
   "STEPS=${COPGEN_DEMO_STEPS:-50}" SEED=1234 DEVICE=0 \
   "OUTPUT=$out/filled.tif" "SPREAD=$out/spread.tif" "SAMPLES=$out/samples" \
   > "$out/gapfill.json"
