@@ -10,9 +10,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_FOLDER = "copgen"
-#: What an installed plugin needs; models/ (torch export side), tests and tooling stay out.
+#: What an installed plugin needs; models/ (torch export side), tests, tooling and the demo
+#: model and scene (weights are never shipped; `make demo` runs from a checkout) stay out.
 INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources")
-EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models"}
+EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models", "demo"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".onnx", ".pth", ".pt", ".ckpt", ".safetensors", ".partial"}
 
 log = logging.getLogger("package")
