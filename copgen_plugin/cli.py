@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown
+from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
 
 if TYPE_CHECKING:  # the fill package imports rasterio: only when a fill command runs
     from .fill.request import FillReport, FillRequest
@@ -34,15 +34,12 @@ CONDITION_OPTIONS = {"s2l2a": "S2L2A", "s2l1c": "S2L1C", "s1": "S1RTC", "dem": "
 
 
 def _diagnostics(args: argparse.Namespace) -> int:
-    report = to_markdown(collect(device=args.device))
+    facts = collect(device=args.device)
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.output.with_name(args.output.name + ".partial")
-        tmp.write_text(report, encoding="utf-8")
-        tmp.replace(args.output)
+        write_report(args.output, facts)
         log.info("wrote %s", args.output)
     else:
-        print(report, end="")
+        print(to_markdown(facts), end="")
     return 0
 
 

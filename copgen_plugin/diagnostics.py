@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -126,6 +127,14 @@ def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[st
     facts.update(_ort_facts(device))
     facts.update(_hub_facts())
     return {key: str(facts[key]) for key in FACT_KEYS}
+
+
+def write_report(path: Path, facts: dict[str, str]) -> None:
+    """The Markdown report, written to a temporary file and renamed (never half a report)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(to_markdown(facts), encoding="utf-8")
+    tmp.replace(path)
 
 
 def to_markdown(facts: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
 )
 
-from ..diagnostics import FACT_KEYS, collect, to_markdown
+from ..diagnostics import FACT_KEYS, collect, write_report
 from .base import CopgenAlgorithm
 
 DEVICES = ("auto", "cuda", "cpu")
@@ -72,12 +72,8 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
     ) -> dict[str, Any]:
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         facts = collect(qgis_version=Qgis.QGIS_VERSION, device=device)
-        report = to_markdown(facts)
         out_path = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(out_path.name + ".partial")
-        tmp.write_text(report, encoding="utf-8")
-        tmp.replace(out_path)
+        write_report(out_path, facts)
         for key in FACT_KEYS:
             feedback.pushInfo(f"{key}: {facts[key]}")
         results: dict[str, Any] = {key.upper(): facts[key] for key in FACT_KEYS}

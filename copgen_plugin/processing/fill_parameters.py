@@ -47,7 +47,6 @@ CONDITIONS = {"DEM": "DEM", "S1RTC": "S1RTC", "S2L1C": "S2L1C", "S2L2A": "S2L2A"
               "LULC": "LULC", "CLOUD_MASK": "cloud_mask"}
 LULC_NUMBERINGS = ("Esri / COP-GEN (1 water, 2 trees, 4 flooded veg., 5 crops, 7 built, ...)",
                    "TerraMind / TerraMesh (1 water, 2 trees, 3 flooded veg., 4 crops, ...)")
-TERRAMIND_LULC = {3: 4, 4: 5, 5: 7, 6: 8, 7: 9, 8: 10, 9: 11}
 SPREAD_STATISTICS = ("std", "range", "iqr")
 DEFAULT_MODEL = "copgen-base"
 
@@ -199,7 +198,10 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
                   context: QgsProcessingContext, *, generate: bool) -> FillRequest:
     """Parameters -> FillRequest; user errors become QgsProcessingException."""
     s1_scale = S1_SCALES[alg.parameterAsEnum(params, "S1_SCALE", context)]
-    remap = TERRAMIND_LULC if alg.parameterAsEnum(params, "LULC_CODES", context) == 1 else None
+    from ..engine.modalities import TERRAMIND_TO_ESRI_LULC  # numpy: only when running
+
+    remap = (dict(TERRAMIND_TO_ESRI_LULC)
+             if alg.parameterAsEnum(params, "LULC_CODES", context) == 1 else None)
 
     def layer_input(path: Path, family: str, **extra: Any) -> LayerInput:
         return LayerInput(path=path, modality=family, s1_scale=s1_scale,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .base import ICON_PATH
 from .diagnostics_algorithm import DiagnosticsAlgorithm
 from .download_algorithm import DownloadModelAlgorithm
 from .fill_algorithm import GapfillAlgorithm, GenerateAlgorithm
-
-ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
 
 class CopgenProvider(QgsProcessingProvider):
