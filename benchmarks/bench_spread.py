@@ -15,7 +15,8 @@ Oracle rows: the generator's own redraws of what the conditions leave open: ``op
 ("all conditions": same ground, same season and sun), or ``cover``+``optical``+``radar``
 ("DEM only"). They use no observed pixels, so they bound the spread from above.
 
-Run: ``.venv/bin/python benchmarks/bench_spread.py [--scenes 6 --samples 8 --steps 20]``
+Run: ``.venv/bin/python benchmarks/bench_spread.py [--package P ...] [--scenes 6 --samples 8
+--steps 20]``
 """
 
 from __future__ import annotations
@@ -137,21 +138,25 @@ def table(rows: Mapping[str, Mapping[str, float]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--package", type=Path, default=PACKAGE)
+    parser.add_argument("--package", type=Path, action="append",
+                        help="package to measure (repeat to compare several on the same scenes)")
     parser.add_argument("--scenes", type=int, default=6)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    engine = CopgenEngine.open(args.package)
-    t0 = time.perf_counter()
-    per_scene = [run_scene(engine, BENCH_SEED + i, args.samples, args.steps)
-                 for i in range(args.scenes)]
-    print(f"demo model {engine.package.model_id} {engine.package.model_version}: "
-          f"{args.scenes} held-back scenes (seeds {BENCH_SEED}..{BENCH_SEED + args.scenes - 1}),"
-          f" {args.samples} samples, {args.steps} steps, S2 gap pixels, DN = reflectance x 10000")
-    print(table(average(per_scene)))
-    print(f"({time.perf_counter() - t0:.0f} s)")
+    for path in args.package or [PACKAGE]:
+        engine = CopgenEngine.open(path)
+        t0 = time.perf_counter()
+        per_scene = [run_scene(engine, BENCH_SEED + i, args.samples, args.steps)
+                     for i in range(args.scenes)]
+        print(f"{path}: demo model {engine.package.model_id} {engine.package.model_version}: "
+              f"{args.scenes} held-back scenes (seeds {BENCH_SEED}..{BENCH_SEED + args.scenes - 1}"
+              f"), {args.samples} samples, {args.steps} steps, S2 gap pixels, "
+              f"DN = reflectance x 10000")
+        print(table(average(per_scene)))
+        print(f"({time.perf_counter() - t0:.0f} s)\n")
+        engine.close()
     return 0
 
 

@@ -7,6 +7,7 @@ writes one PNG; the truth panel is added when a gap-free reference is given.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 from pathlib import Path
 
@@ -40,6 +41,50 @@ def stretch(images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarra
         x[mask] = (1.0, 0.0, 1.0)  # the gap in magenta
         out.append(x)
     return out
+
+
+DISTANCE_BANDS_M = (0, 50, 100, 200, 400)
+
+
+def distance_to_observed(gap: np.ndarray, pixel_m: float) -> np.ndarray:
+    """Metres from each pixel to the nearest observed pixel (GDAL's proximity)."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    h, w = gap.shape
+    mem = gdal.GetDriverByName("MEM")
+    src = mem.Create("", w, h, 1, gdal.GDT_Byte)
+    src.GetRasterBand(1).WriteArray((~gap).astype(np.uint8))
+    dst = mem.Create("", w, h, 1, gdal.GDT_Float32)
+    gdal.ComputeProximity(src.GetRasterBand(1), dst.GetRasterBand(1),
+                          ["VALUES=1", "DISTUNITS=PIXEL"])
+    return dst.GetRasterBand(1).ReadAsArray() * pixel_m
+
+
+def summarise(out_dir: Path, target: Path, truth: Path | None) -> list[str]:
+    """Mean spread (B04) by distance from the observed pixels, and the fill's error."""
+    with rasterio.open(target) as ds:
+        gap = ds.read_masks(1) == 0
+        pixel_m = abs(ds.transform.a)
+    with rasterio.open(out_dir / "spread.tif") as ds:
+        names = list(ds.descriptions)
+        band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
+        spread = ds.read(band).astype(np.float64)
+    dist = distance_to_observed(gap, pixel_m)
+    lines = []
+    edges = (*DISTANCE_BANDS_M, np.inf)
+    for lo, hi in itertools.pairwise(edges):
+        sel = gap & (dist > lo) & (dist <= hi)
+        if sel.any():
+            label = f"{lo:.0f}-{hi:.0f} m" if np.isfinite(hi) else f"> {lo:.0f} m"
+            lines.append(f"spread (std of B04, DN) {label} from observed pixels: "
+                         f"{spread[sel].mean():.0f} over {int(sel.sum())} px")
+    if truth is not None:
+        with rasterio.open(truth) as t, rasterio.open(out_dir / "filled.tif") as f:
+            err = f.read().astype(np.float64)[:, gap] - t.read().astype(np.float64)[:, gap]
+        lines.append(f"filled vs truth in the gap: RMSE {np.sqrt(np.mean(err ** 2)):.0f} DN "
+                     f"(all bands)")
+    return lines
 
 
 def render(out_dir: Path, target: Path, png: Path, truth: Path | None = None) -> Path:
@@ -82,6 +127,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     render(args.out_dir, args.target, args.png, args.truth)
+    for line in summarise(args.out_dir, args.target, args.truth):
+        log.info("%s", line)
 
 
 if __name__ == "__main__":
