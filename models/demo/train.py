@@ -65,7 +65,7 @@ class TrainConfig:
     vae_ch: int = 64
     vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
     vae_res_blocks: int = 0
-    denoiser_steps: int = 4000
+    denoiser_steps: int = 8000
     denoiser_batch: int = 32
     lr: float = 8e-4
     warmup: int = 100
