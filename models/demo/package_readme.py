@@ -54,7 +54,7 @@ _FIELDS = ("embed_dim", "depth", "num_heads", "scenes", "vae_steps_s2", "vae_ste
 
 
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
-                 losses: Sequence[float], minutes: str = "40-60") -> Path:
+                 losses: Sequence[float], minutes: str = "55-65") -> Path:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
     text = TEMPLATE.format(
         footprint=480, megabytes=size, first=0, last=cfg["scenes"] - 1,
