@@ -37,12 +37,6 @@ LEVELS = (500, 800, 1000)
 BENCH_SEED = HELD_OUT_SEED + 700
 
 
-def alphas_cumprod() -> np.ndarray:
-    """SD scaled-linear schedule (the package's), float64."""
-    betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
-    return np.cumprod(1.0 - betas)
-
-
 def clean_latents(engine: CopgenEngine, scenes: int) -> tuple[dict[str, np.ndarray], float]:
     """Posterior-mean latents x scale factor of held-back footprints, and the S2 tokenizer's
     reconstruction RMSE in DN."""
@@ -61,13 +55,13 @@ def clean_latents(engine: CopgenEngine, scenes: int) -> tuple[dict[str, np.ndarr
 def x0_errors(engine: CopgenEngine, z0: Mapping[str, np.ndarray], target: str,
               seed: int) -> dict[int, tuple[float, float]]:
     """n -> (x0 MSE with the others given clean, x0 MSE with the others pure noise)."""
-    ac = alphas_cumprod()
+    schedule = engine.schedule  # the package's: alpha(n / 1000) = sqrt(alpha_bar_n) at the knots
     den = engine.denoiser()
     rng = np.random.default_rng(seed)
     eps = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in z0.items()}
     out = {}
     for n in LEVELS:
-        a, s = np.sqrt(ac[n - 1]), np.sqrt(1.0 - ac[n - 1])
+        a, s = float(schedule.alpha(n / 1000)), float(schedule.sigma(n / 1000))
         errs = []
         for given in (True, False):
             z, t = {}, {}
@@ -78,8 +72,8 @@ def x0_errors(engine: CopgenEngine, z0: Mapping[str, np.ndarray], target: str,
                 elif given:
                     z[k], t[k] = v, np.zeros(b, np.float32)
                 else:
-                    a1, s1 = np.sqrt(ac[-1]), np.sqrt(1.0 - ac[-1])
-                    z[k], t[k] = a1 * v + s1 * eps[k], np.full(b, 1000.0, np.float32)
+                    z[k] = float(schedule.alpha(1.0)) * v + float(schedule.sigma(1.0)) * eps[k]
+                    t[k] = np.full(b, 1000.0, np.float32)
             pred = den(z, t)[target]
             x0 = (z[target] - s * pred) / a
             errs.append(float(np.mean((x0 - z0[target]) ** 2)))

@@ -36,6 +36,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
+from models.demo.baseline import fill_nodata  # noqa: E402
 from models.demo.data import (  # noqa: E402
     DEM_KEY,
     HELD_OUT_SEED,
@@ -71,25 +72,6 @@ def metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def gdal_fill(image: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """GDAL FillNodata (inverse-distance from the gap edge, no smoothing) band by band."""
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    out = np.empty(image.shape, np.float32)
-    h, w = observed.shape
-    mem = gdal.GetDriverByName("MEM")
-    for b in range(image.shape[0]):
-        ds = mem.Create("", w, h, 1, gdal.GDT_Float32)
-        ds.GetRasterBand(1).WriteArray(np.where(observed, image[b], 0).astype(np.float32))
-        mask = mem.Create("", w, h, 1, gdal.GDT_Byte)
-        mask.GetRasterBand(1).WriteArray(observed.astype(np.uint8))
-        gdal.FillNodata(ds.GetRasterBand(1), mask.GetRasterBand(1), maxSearchDist=200,
-                        smoothingIterations=0)
-        out[b] = ds.GetRasterBand(1).ReadAsArray()
-    return out
-
-
 def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
               ) -> dict[str, dict[str, float]]:
     scene = generate_scene(seed)
@@ -109,7 +91,7 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
             generate_scene(seed, overrides={s: seed * 1000 + k for s in streams}).s2[:, gap]
             for k in range(n)]).astype(np.float32)
         rows[name] = metrics(draws, truth)
-    fill = gdal_fill(scene.s2.astype(np.float32), ~gap)[:, gap]
+    fill = fill_nodata(scene.s2.astype(np.float32), ~gap, max_search_px=200)[:, gap]
     rmse = float(np.sqrt(np.mean((fill - truth) ** 2)))
     rows["GDAL FillNodata"] = {"mean_rmse": rmse, "sample_rmse": rmse}
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import rasterio
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from models.demo.baseline import fill_nodata  # noqa: E402
 
 log = logging.getLogger("quicklook")
 
@@ -83,30 +90,11 @@ def summarise(out_dir: Path, target: Path, truth: Path | None) -> list[str]:
         with rasterio.open(truth) as t, rasterio.open(out_dir / "filled.tif") as f:
             true = t.read().astype(np.float64)
             err = f.read().astype(np.float64)[:, gap] - true[:, gap]
-        base = interpolated(true, gap)[:, gap] - true[:, gap]
+        base = fill_nodata(true, ~gap, max_search_px=500)[:, gap] - true[:, gap]
         lines.append(f"filled vs truth in the gap: RMSE {np.sqrt(np.mean(err ** 2)):.0f} DN "
                      f"(all bands; GDAL FillNodata interpolation: "
                      f"{np.sqrt(np.mean(base ** 2)):.0f} DN)")
     return lines
-
-
-def interpolated(image: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """GDAL FillNodata of every band (inverse-distance from the gap edge): the baseline."""
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    h, w = gap.shape
-    mem = gdal.GetDriverByName("MEM")
-    out = np.empty(image.shape, np.float64)
-    mask = mem.Create("", w, h, 1, gdal.GDT_Byte)
-    mask.GetRasterBand(1).WriteArray((~gap).astype(np.uint8))
-    for b, band in enumerate(image):
-        ds = mem.Create("", w, h, 1, gdal.GDT_Float32)
-        ds.GetRasterBand(1).WriteArray(np.where(gap, 0, band).astype(np.float32))
-        gdal.FillNodata(ds.GetRasterBand(1), mask.GetRasterBand(1), maxSearchDist=500,
-                        smoothingIterations=0)
-        out[b] = ds.GetRasterBand(1).ReadAsArray()
-    return out
 
 
 def render(out_dir: Path, target: Path, png: Path, truth: Path | None = None) -> Path:

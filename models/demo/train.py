@@ -33,6 +33,7 @@ from models.autoencoder import AutoencoderKL
 from models.configs import BackboneConfig, ModalitySpec, VAEConfig
 from models.demo import data as dm
 from models.demo.package_readme import write_readme
+from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
 from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import PackageInfo
 from models.onnx_export import ExportOptions
@@ -170,51 +171,6 @@ def alphas_cumprod() -> torch.Tensor:
     return torch.cumprod(1.0 - betas, dim=0)
 
 
-def spatial_pos_embed(bcfg: BackboneConfig) -> torch.Tensor:
-    """(1, tokens, D): zeros for the timestep tokens, 2-D sin-cos of the token centre for the
-    patch tokens, in units of the finest token grid, so a DEM token and the S2 tokens over the
-    same ground start with similar codes (the learned parameter is only initialised)."""
-    d = bcfg.embed_dim
-    quarter = d // 4
-    omega = 1.0 / 10000.0 ** (np.arange(quarter) / quarter)
-    finest = max(h // p for _, _, h, _, p in bcfg.modalities)
-    rows = [np.zeros((len(bcfg.modalities), d))]
-    for _, _, h, w, p in bcfg.modalities:
-        gh, gw = h // p, w // p
-        yy, xx = np.meshgrid((np.arange(gh) + 0.5) * finest / gh,
-                             (np.arange(gw) + 0.5) * finest / gw, indexing="ij")
-        code = np.zeros((gh * gw, d))
-        for i, pos in enumerate((yy.ravel(), xx.ravel())):
-            ang = np.outer(pos, omega)
-            code[:, 2 * i * quarter:(2 * i + 1) * quarter] = np.sin(ang)
-            code[:, (2 * i + 1) * quarter:(2 * i + 2) * quarter] = np.cos(ang)
-        rows.append(code)
-    return torch.from_numpy(np.concatenate(rows)[None]).float()
-
-
-def noisy_modalities(rng: np.random.Generator, batch: int, count: int, clean_frac: float
-                     ) -> np.ndarray:
-    """(batch, count) int64, 1 where a modality is noised this step, 0 where held clean.
-
-    A ``clean_frac`` share of the samples noises a random subset of k in 1..count modalities
-    (k uniform) and holds the rest clean, so the network sees every "these are given,
-    generate those" task of inference; the others follow the official recipe (all noised).
-    """
-    noisy = np.ones((batch, count), np.int64)
-    for row in np.flatnonzero(rng.random(batch) < clean_frac):
-        k = int(rng.integers(1, count + 1))
-        noisy[row] = 0
-        noisy[row, rng.choice(count, k, replace=False)] = 1
-    return noisy
-
-
-def masked_mse(pred: torch.Tensor, eps: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Weighted eps MSE over the samples where this modality was noised (weight 0 = clean)."""
-    per_sample = torch.mean((pred - eps) ** 2, dim=tuple(range(1, pred.dim())))
-    count = (weight > 0).sum().clamp(min=1)
-    return (per_sample * weight.to(per_sample.dtype)).sum() / count
-
-
 def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float],
                    specs: Mapping[str, ModalitySpec], cfg: TrainConfig, ckpt: Path
                    ) -> tuple[CopgenUViT, list[float]]:
@@ -266,15 +222,15 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
             std = torch.exp(0.5 * logvar.clamp(-30, 20))
             z0 = scales[k] * (mean + std * torch.randn_like(mean))
             nsteps = torch.randint(1, 1001, (cfg.denoiser_batch,)) * noisy[:, i]
-            a = ac[(nsteps - 1).clamp(min=0)].sqrt().float().view(-1, 1, 1, 1)
-            s = (1 - ac[(nsteps - 1).clamp(min=0)]).sqrt().float().view(-1, 1, 1, 1)
+            abar = ac[(nsteps - 1).clamp(min=0)]  # clean rows (n = 0) are not noised below
+            a = abar.sqrt().float().view(-1, 1, 1, 1)
+            s = (1 - abar).sqrt().float().view(-1, 1, 1, 1)
             clean = (nsteps == 0).view(-1, 1, 1, 1)
             eps = torch.randn_like(z0)
             zs.append(torch.where(clean, z0, a * z0 + s * eps))
             ts.append(nsteps.float())
             eps_all.append(eps)
-            weights.append((1.0 / ac[(nsteps - 1).clamp(min=0)]).clamp(max=cfg.loss_weight_cap)
-                           .float())
+            weights.append((1.0 / abar).clamp(max=cfg.loss_weight_cap).float())
         preds = model(zs, ts)
         per_mod = [masked_mse(p, e, noisy[:, i] * w)
                    for i, (p, e, w) in enumerate(zip(preds, eps_all, weights, strict=True))]

@@ -215,17 +215,26 @@ def make_cover(rng: np.random.Generator, p: SceneParams, elevation: np.ndarray,
     return lulc, np.clip(green, 0.0, 1.0).astype(np.float32)
 
 
-def make_s2(rng: np.random.Generator, p: SceneParams, elevation: np.ndarray, lulc: np.ndarray,
-            greenness: np.ndarray) -> np.ndarray:
-    """S2 L2A DN (B04, B03, B02, B08): class spectra, texture, shading, haze, sensor noise."""
-    h, w = lulc.shape
-    refl = np.zeros((4, h, w), np.float32)
-    for code, (dormant, green) in _SPECTRA.items():
+def class_mix(table: Mapping[int, tuple[tuple[float, ...], tuple[float, ...]]],
+              lulc: np.ndarray, greenness: np.ndarray) -> np.ndarray:
+    """(C, H, W) float32: per class, its dormant values blended into its green ones by the
+    pixel's greenness (S2 spectra and S1 backscatter are both built this way)."""
+    channels = len(next(iter(table.values()))[0])
+    out = np.zeros((channels, *lulc.shape), np.float32)
+    for code, (dormant, green) in table.items():
         m = lulc == code
         if m.any():
             g = greenness[m]
             d, gr = np.asarray(dormant, np.float32), np.asarray(green, np.float32)
-            refl[:, m] = d[:, None] * (1.0 - g) + gr[:, None] * g
+            out[:, m] = d[:, None] * (1.0 - g) + gr[:, None] * g
+    return out
+
+
+def make_s2(rng: np.random.Generator, p: SceneParams, elevation: np.ndarray, lulc: np.ndarray,
+            greenness: np.ndarray) -> np.ndarray:
+    """S2 L2A DN (B04, B03, B02, B08): class spectra, texture, shading, haze, sensor noise."""
+    h, w = lulc.shape
+    refl = class_mix(_SPECTRA, lulc, greenness)
     pid = parcels(rng, h, w)
     field_gain = 1.0 + 0.07 * rng.standard_normal(int(pid.max()) + 1)[pid]
     texture = 1.0 + 0.06 * fractal_field(rng, h, w, 1.8)
@@ -242,14 +251,7 @@ def make_s2(rng: np.random.Generator, p: SceneParams, elevation: np.ndarray, lul
 def make_s1(rng: np.random.Generator, p: SceneParams, elevation: np.ndarray, lulc: np.ndarray,
             greenness: np.ndarray) -> np.ndarray:
     """S1 gamma0 linear (vv, vh): class backscatter, residual terrain effect, gamma speckle."""
-    h, w = lulc.shape
-    db = np.zeros((2, h, w), np.float32)
-    for code, (soil, green) in _BACKSCATTER_DB.items():
-        m = lulc == code
-        if m.any():
-            g = greenness[m]
-            s, gr = np.asarray(soil, np.float32), np.asarray(green, np.float32)
-            db[:, m] = s[:, None] * (1.0 - g) + gr[:, None] * g
+    db = class_mix(_BACKSCATTER_DB, lulc, greenness)
     soil_like = np.isin(lulc, (CROPS, BARE, RANGELAND))
     db += np.where(soil_like, p.wetness_db, 0.0)[None]
     db += np.where(lulc == WATER, p.water_wind_db, 0.0)[None]

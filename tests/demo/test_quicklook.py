@@ -1,4 +1,4 @@
-"""The demo quicklook: its distance bands, baseline and picture from real GeoTIFFs."""
+"""The demo quicklook: its distance bands, FillNodata baseline and picture from real GeoTIFFs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+
+from models.demo.baseline import fill_nodata
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,12 +33,12 @@ def test_distance_to_observed_in_metres(quicklook: ModuleType) -> None:
     np.testing.assert_allclose(dist[0, 11], 80.0)
 
 
-def test_interpolated_baseline_fills_only_from_observed(quicklook: ModuleType) -> None:
+def test_fill_nodata_baseline_fills_only_from_observed() -> None:
     image = np.stack([np.full((6, 6), 500.0), np.full((6, 6), 1200.0)])
     gap = np.zeros((6, 6), bool)
     gap[2:4, 2:4] = True
     image[:, gap] = 9999.0  # whatever lies under the gap must not be used
-    out = quicklook.interpolated(image, gap)
+    out = fill_nodata(image, ~gap, max_search_px=500)
     np.testing.assert_allclose(out[0][gap], 500.0)
     np.testing.assert_allclose(out[1][gap], 1200.0)
 

@@ -9,12 +9,12 @@ torch = pytest.importorskip("torch")
 
 from models.configs import BackboneConfig  # noqa: E402
 from models.demo import data as dm  # noqa: E402
-from models.demo import train as tr  # noqa: E402
+from models.demo import recipe  # noqa: E402
 
 
 def test_noisy_modalities_keeps_one_noised_and_the_official_share() -> None:
     rng = np.random.default_rng(0)
-    noisy = tr.noisy_modalities(rng, 20_000, 4, clean_frac=0.5)
+    noisy = recipe.noisy_modalities(rng, 20_000, 4, clean_frac=0.5)
     assert noisy.dtype == np.int64 and set(np.unique(noisy)) == {0, 1}
     assert (noisy.sum(axis=1) >= 1).all()  # never a sample with nothing to learn
     has_clean = (noisy == 0).any(axis=1)
@@ -23,21 +23,21 @@ def test_noisy_modalities_keeps_one_noised_and_the_official_share() -> None:
     # every modality is held clean about as often as the others
     per_mod = (noisy == 0).mean(axis=0)
     assert per_mod.max() - per_mod.min() < 0.02
-    assert (tr.noisy_modalities(rng, 100, 4, clean_frac=0.0) == 1).all()  # official recipe
+    assert (recipe.noisy_modalities(rng, 100, 4, clean_frac=0.0) == 1).all()  # official recipe
 
 
 def test_masked_mse_ignores_clean_samples_and_weights_the_others() -> None:
     pred = torch.zeros(3, 2, 4, 4)
     eps = torch.stack([torch.full((2, 4, 4), v) for v in (1.0, 2.0, 100.0)])
     weight = torch.tensor([1.0, 3.0, 0.0])  # third sample held clean: its error must not count
-    assert tr.masked_mse(pred, eps, weight).item() == pytest.approx((1.0 + 3.0 * 4.0) / 2)
-    assert tr.masked_mse(pred, eps, torch.zeros(3)).item() == 0.0
+    assert recipe.masked_mse(pred, eps, weight).item() == pytest.approx((1.0 + 3.0 * 4.0) / 2)
+    assert recipe.masked_mse(pred, eps, torch.zeros(3)).item() == 0.0
 
 
 def test_spatial_pos_embed_aligns_tokens_over_the_same_ground() -> None:
     specs = dm.demo_specs()
     bcfg = BackboneConfig.for_modalities(specs.values(), 64, 2, 4)
-    pe = tr.spatial_pos_embed(bcfg)[0].numpy()
+    pe = recipe.spatial_pos_embed(bcfg)[0].numpy()
     assert pe.shape == (bcfg.num_tokens, 64)
     n = len(bcfg.modalities)
     assert not pe[:n].any()  # timestep tokens carry no position
