@@ -9,7 +9,9 @@ prints, over the true gap pixels (all four bands, DN):
   make it lower even for perfect samples, so the "oracle" rows give the attainable figure);
 * (b) spread: mean per-pixel standard deviation of the samples, for DEM only, DEM + S1 and
   DEM + S1 + LULC (it should shrink as the conditioning grows, as in the COP-GEN paper);
-* (c) RMSE of the ensemble mean (and of single samples) against GDAL FillNodata on the gaps.
+* (c) RMSE of the ensemble mean (and of single samples) against GDAL FillNodata on the gaps;
+* the spread near the observed pixels (gap pixels within 20 m of one) and far from them
+  (over 50 m), with the engine's boundary harmonisation and, for all conditions, without.
 
 Oracle rows: the generator's own redraws of what the conditions leave open: ``optical`` only
 ("all conditions": same ground, same season and sun), or ``cover``+``optical``+``radar``
@@ -36,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
-from models.demo.baseline import fill_nodata  # noqa: E402
+from models.demo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 from models.demo.data import (  # noqa: E402
     DEM_KEY,
     HELD_OUT_SEED,
@@ -59,14 +61,21 @@ ORACLES: dict[str, tuple[str, ...]] = {
     "oracle, all conditions": ("optical",),
 }
 BENCH_SEED = HELD_OUT_SEED + 500
+NEAR_M, FAR_M = 20.0, 50.0
 
 
-def metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """samples (N, C, P), truth (C, P) over gap pixels -> coverage, spread, errors (DN)."""
+def metrics(samples: np.ndarray, truth: np.ndarray, dist: np.ndarray | None = None
+            ) -> dict[str, float]:
+    """samples (N, C, P), truth (C, P) over gap pixels (``dist`` (P,) metres from the observed
+    ones) -> coverage, spread (overall, near, far), errors (DN)."""
     q05, q95 = np.quantile(samples, [0.05, 0.95], axis=0)
+    std = np.std(samples, axis=0, ddof=1)
+    out = {} if dist is None else {"spread_near": float(np.mean(std[:, dist <= NEAR_M])),
+                                   "spread_far": float(np.mean(std[:, dist > FAR_M]))}
     return {
+        **out,
         "coverage": float(np.mean((truth >= q05) & (truth <= q95))),
-        "spread": float(np.mean(np.std(samples, axis=0, ddof=1))),
+        "spread": float(np.mean(std)),
         "mean_rmse": float(np.sqrt(np.mean((samples.mean(axis=0) - truth) ** 2))),
         "sample_rmse": float(np.sqrt(np.mean((samples - truth[None]) ** 2))),
     }
@@ -78,14 +87,17 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
     raw = scene_rasters(scene)
     gap = cloud_gap(seed, FOOTPRINT_PX, FOOTPRINT_PX, cover=0.2)
     truth = scene.s2[:, gap].astype(np.float32)
+    dist = distance_to_observed(gap, 10.0)[gap]
     partial = {S2_KEY: PartialObservation(values=raw[S2_KEY], observed=~gap)}
     rows: dict[str, dict[str, float]] = {}
-    for name, keys in SETTINGS.items():
+    runs = [(name, keys, True) for name, keys in SETTINGS.items()]
+    runs.append(("all, not harmonised", SETTINGS["DEM+S1+LULC"], False))
+    for name, keys, harmonise in runs:
         req = GenerationRequest(targets=(S2_KEY,), conditions={k: raw[k] for k in keys},
                                 partial=partial, n_samples=n, steps=steps, seed=seed,
-                                batch_size=n)
+                                batch_size=n, harmonise=harmonise)
         res = engine.generate(req)
-        rows[name] = metrics(res.samples[S2_KEY][:, :, gap], truth)
+        rows[name] = metrics(res.samples[S2_KEY][:, :, gap], truth, dist)
     for name, streams in ORACLES.items():
         draws = np.stack([
             generate_scene(seed, overrides={s: seed * 1000 + k for s in streams}).s2[:, gap]
@@ -108,12 +120,13 @@ def average(per_scene: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str,
 
 def table(rows: Mapping[str, Mapping[str, float]]) -> str:
     head = f"{'setting':<24} {'coverage 5-95%':>14} {'spread (DN)':>12} " \
-           f"{'mean RMSE':>10} {'sample RMSE':>12}"
+           f"{'near/far':>10} {'mean RMSE':>10} {'sample RMSE':>12}"
     lines = [head, "-" * len(head)]
     for name, v in rows.items():
         cov = f"{100 * v['coverage']:.1f} %" if "coverage" in v else "-"
         spread = f"{v['spread']:.0f}" if "spread" in v else "-"
-        lines.append(f"{name:<24} {cov:>14} {spread:>12} {v['mean_rmse']:>10.0f} "
+        where = f"{v['spread_near']:.0f}/{v['spread_far']:.0f}" if "spread_near" in v else "-"
+        lines.append(f"{name:<24} {cov:>14} {spread:>12} {where:>10} {v['mean_rmse']:>10.0f} "
                      f"{v['sample_rmse']:>12.0f}")
     return "\n".join(lines)
 

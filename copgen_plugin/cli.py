@@ -164,6 +164,8 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
     p.add_argument("--spread-statistic", choices=("std", "range", "iqr"), default="std")
+    p.add_argument("--no-harmonise", action="store_true",
+                   help="do not blend generated pixels into their surroundings (raw samples)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
@@ -195,10 +197,12 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
-        spread_statistic=args.spread_statistic)
+        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise)
 
 
 def _summary(r: FillReport) -> list[str]:
+    from .fill.request import EDGES
+
     lines = [
         f"model: {r.model_id} {r.model_version}{' (demo)' if r.demo_model else ''}",
         f"device used: {r.device}",
@@ -208,6 +212,7 @@ def _summary(r: FillReport) -> list[str]:
         f"seed {r.seed}, {r.steps} steps, {r.n_samples} samples; date {r.date} "
         f"({r.date_source})",
     ]
+    lines.append(f"edges: {EDGES[r.harmonised]}")
     lines += [f"condition: {c}" for c in r.conditions]
     lines += [f"S1 scale: {s}" for s in r.s1_scale]
     lines += [f"note: {n}" for n in r.notes]

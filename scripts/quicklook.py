@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from models.demo.baseline import fill_nodata  # noqa: E402
+from models.demo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 
 log = logging.getLogger("quicklook")
 
@@ -51,21 +51,6 @@ def stretch(images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarra
 
 
 DISTANCE_BANDS_M = (0, 50, 100, 200, 400)
-
-
-def distance_to_observed(gap: np.ndarray, pixel_m: float) -> np.ndarray:
-    """Metres from each pixel to the nearest observed pixel (GDAL's proximity)."""
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    h, w = gap.shape
-    mem = gdal.GetDriverByName("MEM")
-    src = mem.Create("", w, h, 1, gdal.GDT_Byte)
-    src.GetRasterBand(1).WriteArray((~gap).astype(np.uint8))
-    dst = mem.Create("", w, h, 1, gdal.GDT_Float32)
-    gdal.ComputeProximity(src.GetRasterBand(1), dst.GetRasterBand(1),
-                          ["VALUES=1", "DISTUNITS=PIXEL"])
-    return dst.GetRasterBand(1).ReadAsArray() * pixel_m
 
 
 def summarise(out_dir: Path, target: Path, truth: Path | None) -> list[str]:

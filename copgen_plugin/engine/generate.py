@@ -8,7 +8,8 @@ with the engine's choices made explicit:
   the result's ``condition_latent`` field says which was used;
 * modalities neither given nor requested are generated jointly and discarded (official CLI),
   or fed fresh noise at t = 0 (official API) with ``other_modalities="noise"``;
-* partly observed targets are held by latent inpainting (``inpaint``);
+* partly observed targets are held by latent inpainting (``inpaint``), and each decoded
+  sample is harmonised with the observation at the gap's edge (``harmonise``);
 * sample i always draws its noise from its own generator, seeded from (seed, i), so the same
   seed gives the same samples whatever the batch size, and different seeds differ.
 """
@@ -24,9 +25,16 @@ from typing import Any
 import numpy as np
 
 from .errors import Cancelled, InputError
+from .harmonise import harmonic_offset
 from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
 from .joint import JointNoiseModel, LatentLayout
-from .modalities import ModalitySpec, denormalise, invert_code_remap, normalise
+from .modalities import (
+    ModalitySpec,
+    denormalise,
+    invert_code_remap,
+    normalise,
+    normalise_image,
+)
 from .package import ModelPackage, load_package
 from .requests import (
     CONDITION_LATENTS,
@@ -273,6 +281,7 @@ class _Outputs:
         self.latents: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
         self.generated: dict[str, np.ndarray] = {}
         self.observed_values: dict[str, np.ndarray] = {}  # physical, for compositing
+        self.observed_network: dict[str, np.ndarray] = {}  # network space, for harmonising
         self.spread: dict[str, OnlineSpread | None] = {}
         for key in plan.outputs:
             spec = pkg.modalities[key]
@@ -289,9 +298,20 @@ class _Outputs:
                 if req.inputs_normalised:
                     stack = denormalise(spec, stack.astype(np.float32))
                 self.observed_values[key] = stack  # (1 or N, C_raw, H, W) physical
+            if part is not None and req.harmonise and not spec.is_categorical:
+                self.observed_network[key] = self._network_observation(spec, part)
             self.spread[key] = (None if spec.is_categorical or not req.compute_spread else
                                 OnlineSpread((spec.raw_channels, *spec.image_shape[1:]),
                                              generated=mask))
+
+    def _network_observation(self, spec: ModalitySpec, part: PartialObservation) -> np.ndarray:
+        """The observation in network space (1 or N, C, H, W), gap pixels made harmless."""
+        values = np.asarray(part.values)
+        stack = np.array(values if values.ndim == 4 else values[None], dtype=np.float32)
+        if self.req.inputs_normalised:
+            return stack
+        stack[:, :, ~np.asarray(part.observed, dtype=bool)] = 0
+        return normalise_image(spec, stack, s1_in_db=self.req.s1_in_db, check_shape=False)
 
     def add(self, latents: Mapping[str, np.ndarray], rows: np.ndarray) -> None:
         """One batch: ``rows`` are the sample indices of its rows."""
@@ -300,6 +320,10 @@ class _Outputs:
             spec = pkg.modalities[key]
             z = np.array(latents[key], dtype=np.float32)
             x = self.engine.tokenizer(key).decode(z) if spec.is_image else z
+            if key in self.observed_network:
+                held = self.observed_network[key]
+                held = held if len(held) == 1 else held[rows]
+                x = x + harmonic_offset(x, held, ~self.generated[key])
             remap = req.lulc_code_remap if spec.family == "LULC" else None
             phys = denormalise(spec, x, code_remap=invert_code_remap(remap) if remap else None)
             if key in self.observed_values:

@@ -51,6 +51,9 @@ class GenerationRequest:
       not depend on it (only batched kernels may round differently).
     * ``steps``: solver steps = network evaluations (None: the package default, 50).
     * ``seed``: None draws fresh entropy; the result records the seed actually used.
+    * ``harmonise``: give each sample of a partly observed continuous modality a smooth offset
+      over its gap pixels that meets the observation at the gap's edge (``harmonise``), so no
+      frame shows around gaps and footprints.
     """
 
     targets: Sequence[str] = ()
@@ -66,6 +69,7 @@ class GenerationRequest:
     s1_in_db: bool = False
     lulc_code_remap: Mapping[int, int] | None = None
     inpaint_margin: int = 1
+    harmonise: bool = True
     composite_observed: bool = True
     compute_spread: bool = True
 

@@ -99,11 +99,11 @@ class FootprintRunner:
                  conditions: Sequence[ConditionSetup], fp_plan: FootprintPlan,
                  writers: FillWriters, feedback: RunFeedback, mask: Path | None,
                  date: dt.date | None, n_samples: int, steps: int, seed: int, batch_size: int,
-                 statistic: str) -> None:
+                 statistic: str, harmonise: bool = True) -> None:
         self.engine, self.target, self.conditions = engine, target, conditions
         self.plan, self.writers, self.feedback, self.mask = fp_plan, writers, feedback, mask
         self.date, self.n, self.steps, self.seed = date, n_samples, steps, seed
-        self.batch_size, self.statistic = batch_size, statistic
+        self.batch_size, self.statistic, self.harmonise = batch_size, statistic, harmonise
         pkg = engine.package
         self.latlon_key = next(iter(pkg.keys_of_family("lat_lon")), None)
         self.time_key = next(iter(pkg.keys_of_family("timestamps")), None)
@@ -152,7 +152,7 @@ class FootprintRunner:
             targets=targets, conditions=conds, partial=partial, n_samples=self.n,
             steps=self.steps, seed=footprint_seed(self.seed, fp.index),
             batch_size=self.batch_size, lulc_code_remap=self.code_remap,
-            compute_spread=False)
+            compute_spread=False, harmonise=self.harmonise)
 
     def _to_target(self, result: GenerationResult, fp: Footprint
                    ) -> tuple[np.ndarray, np.ndarray]:

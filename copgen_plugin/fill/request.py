@@ -18,6 +18,9 @@ LAYER_MODALITIES = ("S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask")
 S1_SCALES = ("auto", "db", "linear")
 DEVICES = ("auto", "cuda", "cpu")
 MODES = ("gapfill", "generate")
+#: how the generated pixels meet their surroundings, by ``FillReport.harmonised``
+EDGES = {True: "samples blended into the held pixels around them (Poisson)",
+         False: "raw samples (not blended)"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class FillRequest:
       earlier footprint is held as observed by the next one (per sample), so samples continue
       across footprint edges.
     * ``steps`` None: the package default (50).
+    * ``harmonise``: blend each sample's generated pixels into what is held around them (the
+      observed pixels, and the overlap the sample generated in an earlier footprint) by a
+      smooth offset (Poisson blending), so no frame shows at gap and footprint edges; the
+      samples then agree next to observations and spread apart away from them.
     """
 
     mode: str
@@ -85,6 +92,7 @@ class FillRequest:
     batch_size: int = 4
     threads: int = 0
     spread_statistic: str = "std"
+    harmonise: bool = True
 
 
 @dataclass
@@ -94,7 +102,8 @@ class FillReport:
     Added by the orchestrator: ``mode``; ``date_source`` (parameter / the tag it came from /
     generated); ``s1_scale`` (how S1 layers were read and why); ``ungenerated_bands`` (target
     bands the model has no group for: copied through, gaps left as nodata); ``pixels_written``
-    (gap pixels generated; equals ``gap_pixels`` unless a note says otherwise).
+    (gap pixels generated; equals ``gap_pixels`` unless a note says otherwise); ``harmonised``
+    (samples blended into their surroundings: asked for, and the target is not classes).
     """
 
     model_id: str = ""
@@ -122,3 +131,4 @@ class FillReport:
     s1_scale: list[str] = field(default_factory=list)
     ungenerated_bands: list[str] = field(default_factory=list)
     pixels_written: int = 0
+    harmonised: bool = False

@@ -153,7 +153,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
             f"footprints of {package.footprint_m:g} m (overlap {fp_plan.overlap_m:g} m), "
             f"working CRS {report.working_crs}")
     _describe(report, target, conditions, gap_pixels, dated=date is not None,
-              has_time=has_time, has_location=bool(package.keys_of_family("lat_lon")))
+              has_time=has_time, has_location=bool(package.keys_of_family("lat_lon")),
+              harmonise=request.harmonise)
     if target.mode == "gapfill" and target.ungenerated and gap_pixels and target.nodata is None:
         target = dataclasses.replace(target, nodata=choose_nodata(target))
         report.notes.append(f"the layer has no nodata value; outputs mark unfilled gap pixels "
@@ -184,7 +185,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
                     writers=writers, feedback=fb, mask=request.mask,
                     date=date.date if date is not None and has_time else None,
                     n_samples=request.n_samples, steps=steps, seed=request.seed,
-                    batch_size=request.batch_size, statistic=request.spread_statistic)
+                    batch_size=request.batch_size, statistic=request.spread_statistic,
+                    harmonise=request.harmonise)
                 report.footprints_run = sum(runner.run(i) for i in range(len(fp_plan)))
                 _after_run(report, runner, engine, gap_pixels)
             else:
@@ -211,7 +213,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
 
 
 def _describe(report: FillReport, target: TargetSetup, conditions: list[ConditionSetup],
-              gap_pixels: int, *, dated: bool, has_time: bool, has_location: bool) -> None:
+              gap_pixels: int, *, dated: bool, has_time: bool, has_location: bool,
+              harmonise: bool) -> None:
     """Conditions used and notes known before generating."""
     report.conditions = [c.description for c in conditions]
     if report.gap_pixels and target.mode == "gapfill":
@@ -225,6 +228,7 @@ def _describe(report: FillReport, target: TargetSetup, conditions: list[Conditio
         report.conditions.append(f"date: {report.date} ({report.date_source})" if dated
                                  else "date: generated with the samples (none given or found)")
     report.ungenerated_bands = list(target.ungenerated_names)
+    report.harmonised = harmonise and not target.categorical
     keys = ", ".join(g.key for g in target.groups)
     if target.mode == "gapfill" and target.ungenerated_names:
         report.notes.append(
@@ -280,5 +284,6 @@ def _tags(report: FillReport, request: FillRequest) -> dict[str, str]:
         "COPGEN_STEPS": str(report.steps), "COPGEN_SAMPLES": str(request.n_samples),
         "COPGEN_DATE": f"{report.date} ({report.date_source})",
         "COPGEN_OVERLAP_M": f"{request.overlap_m:g}",
+        "COPGEN_HARMONISED": "yes" if report.harmonised else "no",
     }
 

@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from ..engine.errors import Cancelled, CopgenError
+from ..fill.request import EDGES
 from .base import CopgenAlgorithm
 from .fill_parameters import add_fill_parameters, build_request
 from .layer_results import load_results
@@ -79,6 +80,7 @@ def _summary(report: Any) -> list[str]:
         f"seed {report.seed}, {report.steps} steps, {report.n_samples} samples, "
         f"date: {report.date}",
         f"conditions: {'; '.join(report.conditions) or 'none'}",
+        f"edges: {EDGES[report.harmonised]}",
         f"time: {report.seconds:.1f} s",
     ]
     return lines  # run_fill already logged its notes (unconditional runs say so there)

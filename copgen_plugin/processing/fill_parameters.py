@@ -144,6 +144,10 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                                                          "range (max - min)",
                                                          "interquartile range"],
         defaultValue=0), "Per-pixel statistic over the samples written to SPREAD.")))
+    add(_advanced(_with_help(QgsProcessingParameterBoolean(
+        "HARMONISE", "Blend generated pixels into their surroundings", defaultValue=True),
+        "Poisson blending of each sample at gap and footprint edges: no visible frame; the "
+        "samples agree next to observed pixels and spread apart away from them.")))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
@@ -251,4 +255,5 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         threads=alg.parameterAsInt(params, "THREADS", context),
         spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
                                                                context)],
+        harmonise=alg.parameterAsBoolean(params, "HARMONISE", context),
     )

@@ -1,7 +1,8 @@
-"""The non-generative baseline the demo's fills are compared with: GDAL FillNodata.
+"""Yardsticks for the demo's fills: GDAL FillNodata (the non-generative baseline) and the
+distance of each gap pixel from the observed ones (to see whether the spread grows with it).
 
 One implementation for the quicklook (``make demo``) and ``benchmarks/bench_spread.py``, so the
-two report the same baseline. GDAL only (no torch), so the run-time side may import it.
+two report the same figures. GDAL only (no torch), so the run-time side may import it.
 """
 
 from __future__ import annotations
@@ -27,3 +28,18 @@ def fill_nodata(image: np.ndarray, observed: np.ndarray, max_search_px: int) -> 
                         maxSearchDist=max_search_px, smoothingIterations=0)
         out[b] = ds.GetRasterBand(1).ReadAsArray()
     return out
+
+
+def distance_to_observed(gap: np.ndarray, pixel_m: float) -> np.ndarray:
+    """Metres from each pixel to the nearest observed pixel (GDAL's proximity)."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    h, w = gap.shape
+    mem = gdal.GetDriverByName("MEM")
+    src = mem.Create("", w, h, 1, gdal.GDT_Byte)
+    src.GetRasterBand(1).WriteArray((~gap).astype(np.uint8))
+    dst = mem.Create("", w, h, 1, gdal.GDT_Float32)
+    gdal.ComputeProximity(src.GetRasterBand(1), dst.GetRasterBand(1),
+                          ["VALUES=1", "DISTUNITS=PIXEL"])
+    return dst.GetRasterBand(1).ReadAsArray() * pixel_m

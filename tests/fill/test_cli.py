@@ -45,6 +45,7 @@ def test_cli_gapfill_writes_outputs_and_a_json_report(tmp_path, full_package):
     report = json.loads(proc.stdout)
     assert "100%" in proc.stderr and "[####" in proc.stderr  # the text progress bar
     assert report["device"] == "cpu" and report["date"] == "2021-06-01"
+    assert report["harmonised"] is True
     assert any("codes remapped" in c for c in report["conditions"])
     from copgen_plugin.fill.request import FillReport
 
@@ -59,10 +60,11 @@ def test_cli_generate_and_text_report(tmp_path, full_package):
     s1_path = write_tif(tmp_path / "s1.tif", s1)
     proc = cli("generate", s1_path, "--modality", "S2L2A", "--s1", s1_path, "--s1-scale", "db",
                "--model", full_package, *outs(tmp_path), "--samples", 2, "--steps", 2,
-               "--quiet")
+               "--quiet", "--no-harmonise")
     assert proc.returncode == 0, proc.stderr
     assert "device used: cpu" in proc.stdout and "S1 scale: s1.tif: db (parameter" in proc.stdout
     assert "%" not in proc.stderr and "footprint" not in proc.stderr  # --quiet: no bar
+    assert "edges: raw samples (not blended)" in proc.stdout
     filled, meta = read(tmp_path / "f.tif")
     assert filled.shape == (12, 60, 70) and meta["dtype"] == "float32"
 

@@ -75,8 +75,11 @@ def test_gapfill_processing_run(copgen_plugin: Any, tiny_package: Path,
     assert len(result["OUTPUT_LAYERS"]) == 4
     assert progress == sorted(progress) and progress[-1] == pytest.approx(100.0)
     log = feedback.textLog()
-    for fact in ("copgen-tiny-random", "device actually used: cpu", "seed 5", "footprints"):
+    for fact in ("copgen-tiny-random", "device actually used: cpu", "seed 5", "footprints",
+                 "edges: samples blended into the held pixels around them"):
         assert fact in log, fact
+    with rasterio.open(result["OUTPUT"]) as ds:
+        assert ds.tags()["COPGEN_HARMONISED"] == "yes"  # HARMONISE defaults to on
 
 
 def test_results_load_in_a_styled_group(copgen_plugin: Any, tiny_package: Path,
@@ -166,11 +169,12 @@ def test_model_builder_chain(copgen_plugin: Any, tiny_package: Path, s2_scene: d
 def test_generate_processing_run(copgen_plugin: Any, tiny_package: Path,
                                  s2_scene: dict[str, Path], tmp_path: Path) -> None:
     """copgen:generate: S2 L2A from the DEM alone, on the reference layer's grid."""
-    params = _params(s2_scene, tiny_package, tmp_path)
+    params = {**_params(s2_scene, tiny_package, tmp_path), "HARMONISE": False}
     result = processing.run("copgen:generate", params)
     with rasterio.open(result["OUTPUT"]) as ds, rasterio.open(s2_scene["s2"]) as ref:
         assert (ds.crs, ds.transform, ds.width, ds.height) == (ref.crs, ref.transform,
                                                                 ref.width, ref.height)
+        assert ds.tags()["COPGEN_HARMONISED"] == "no"
         values = ds.read()
         assert ds.count == 12 and np.isfinite(values).all()
     with rasterio.open(result["SPREAD"]) as ds:
