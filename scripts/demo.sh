@@ -14,12 +14,12 @@ export HF_HUB_OFFLINE=1 COPGEN_MODELS_DIR="$out/models"
 echo "[demo] device: $(grep -o '| ort_provider_used | [^|]*' "$out/diagnostics.md" | cut -d'|' -f3)"
 
 echo "[demo] copgen:gapfill on $scene/s2l2a.tif with the demo model (trained on synthetic"
-echo "[demo] scenes, not COP-GEN's weights): ${COPGEN_DEMO_SAMPLES:-4} samples, ${COPGEN_DEMO_STEPS:-50} steps"
+echo "[demo] scenes, not COP-GEN's weights): ${COPGEN_DEMO_SAMPLES:-8} samples, ${COPGEN_DEMO_STEPS:-50} steps"
 start=$(date +%s)
 "$root/scripts/qgis_process.sh" run copgen:gapfill --json -- \
   "INPUT=$scene/s2l2a.tif" INPUT_MODALITY=0 \
   "DEM=$scene/dem.tif" "S1RTC=$scene/s1rtc.tif" "LULC=$scene/lulc.tif" \
-  DATE=2021-07-15 OVERLAP=160 S1_SCALE=2 "MODEL=$model" "N_SAMPLES=${COPGEN_DEMO_SAMPLES:-4}" \
+  DATE=2021-07-15 OVERLAP=160 S1_SCALE=2 "MODEL=$model" "N_SAMPLES=${COPGEN_DEMO_SAMPLES:-8}" \
   "STEPS=${COPGEN_DEMO_STEPS:-50}" SEED=1234 DEVICE=0 \
   "OUTPUT=$out/filled.tif" "SPREAD=$out/spread.tif" "SAMPLES=$out/samples" \
   > "$out/gapfill.json"

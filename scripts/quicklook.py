@@ -1,7 +1,8 @@
 """The demo's picture: the input with its gap, three samples, the filled layer and the spread.
 
 Reads the GeoTIFFs `make demo` wrote (true colour from the B04/B03/B02 band descriptions) and
-writes one PNG; the truth panel is added when a gap-free reference is given.
+writes one PNG, zoomed to the gaps with observed context around them; the truth panel is added
+when a gap-free reference is given.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def stretch(images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarra
 DISTANCE_BANDS_M = (0, 50, 100, 200, 400)
 
 
+def gap_view(gap: np.ndarray, context: float = 0.35, least_px: int = 16) -> tuple[slice, slice]:
+    """Rows and columns around the gaps with some observed context on every side, so the
+    fill is big enough to judge (the whole raster when there is no gap)."""
+    rows, cols = np.flatnonzero(gap.any(axis=1)), np.flatnonzero(gap.any(axis=0))
+    if not rows.size:
+        return slice(None), slice(None)
+    out = []
+    for idx, size in ((rows, gap.shape[0]), (cols, gap.shape[1])):
+        pad = max(least_px, int(context * (idx[-1] - idx[0] + 1)))
+        out.append(slice(max(0, idx[0] - pad), min(size, idx[-1] + 1 + pad)))
+    return out[0], out[1]
+
+
 def summarise(out_dir: Path, target: Path, truth: Path | None) -> list[str]:
     """Mean spread (B04) by distance from the observed pixels, and the fill's error."""
     with rasterio.open(target) as ds:
@@ -90,18 +104,23 @@ def render(out_dir: Path, target: Path, png: Path, truth: Path | None = None) ->
     if truth is not None:
         panels.append(("truth (held back)", truth))
     loaded = [true_colour(p) for _, p in panels]
-    images = stretch([img for img, _ in loaded], [m for _, m in loaded])
+    view = gap_view(loaded[0][1])
+    images = stretch([img[view] for img, _ in loaded], [m[view] for _, m in loaded])
     with rasterio.open(out_dir / "spread.tif") as ds:
         names = list(ds.descriptions)
         band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
-        spread = ds.read(band, masked=True)
+        spread = ds.read(band, masked=True)[view]
     cols = len(images) + 1
     fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.6), constrained_layout=True)
     for ax, (title, _), img in zip(axes, panels, images, strict=False):
         ax.imshow(img, interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    shown = axes[-1].imshow(spread, cmap="magma", interpolation="nearest")
-    axes[-1].set_title("spread: std of B04 over samples (DN)", fontsize=9)
+    axes[-1].imshow(np.full((*spread.shape, 3), 0.85), interpolation="nearest")  # observed
+    top = float(np.percentile(spread.compressed(), 98)) if spread.count() else 1.0
+    shown = axes[-1].imshow(spread, cmap="magma", vmin=0.0, vmax=max(top, 1e-6),
+                            interpolation="nearest")
+    axes[-1].set_title("spread: std of B04 over samples (DN)\nobserved pixels in grey",
+                       fontsize=9)
     fig.colorbar(shown, ax=axes[-1], fraction=0.046)
     for ax in axes:
         ax.set_xticks([])

@@ -32,7 +32,7 @@ def step_dialog():
         dialog = processing.createAlgorithmDialog("copgen:gapfill", {
             "INPUT": str(SCENE / "s2l2a.tif"), "DEM": str(SCENE / "dem.tif"),
             "S1RTC": str(SCENE / "s1rtc.tif"), "LULC": str(SCENE / "lulc.tif"),
-            "DATE": "2021-07-15", "MODEL": "copgen-demo", "N_SAMPLES": 4})
+            "DATE": "2021-07-15", "MODEL": "copgen-demo", "N_SAMPLES": 8})
         dialog.setGeometry(300, 60, 780, 800)
         dialog.show()
         state["dialog"] = dialog

@@ -2,8 +2,10 @@
 
 Per footprint (row-major): read the target window (observed pixels and gaps), hold what is
 observed plus the overlap each sample already generated (per sample, so samples continue across
-footprint edges), read the conditions on their native grids, generate N samples in one engine
-call, put them back on the target grid and write the gap pixels not written before. Memory is
+footprint edges) except its last few pixels next to this footprint's new ones, which are
+generated again (a decoder is weakest at its footprint's edge), read the conditions on their
+native grids, generate N samples in one engine call, put them back on the target grid and
+write the gap pixels not written before plus that regenerated edge. Memory is
 one footprint's arrays plus GDAL's (capped) block cache, whatever the raster size.
 """
 
@@ -37,6 +39,21 @@ from .progress import RunFeedback
 from .reads import read_condition, target_observation
 
 _log = logging.getLogger(__name__)
+
+
+#: pixels of an earlier footprint's edge that the next footprint generates again
+EDGE_PX = 4
+
+
+def near(mask: np.ndarray, distance: int) -> np.ndarray:
+    """Pixels within ``distance`` pixels (chessboard) of a True pixel of ``mask``."""
+    out = mask.copy()
+    h, w = mask.shape
+    padded = np.pad(mask, distance)
+    for dy in range(2 * distance + 1):
+        for dx in range(2 * distance + 1):
+            out |= padded[dy:dy + h, dx:dx + w]
+    return out
 
 
 def footprint_seed(seed: int, index: int) -> int:
@@ -184,9 +201,14 @@ class FootprintRunner:
         fb.footprint(index, total, 0.0, f"footprint {index + 1}/{total}: reading")
         values, gap, observed = self._window(fp)
         prior = self.plan.prior_coverage(index) & gap
-        if not (gap & ~prior & fp.coverage(self.target.grid)).any():
+        fresh = gap & ~prior & fp.coverage(self.target.grid)
+        if not fresh.any():
             fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: already generated")
             return False
+        # the earlier footprints' last pixels next to this one's new ones are generated again:
+        # a decoder is weakest at the edge of its footprint, and holding that edge would
+        # carry its flaws into this footprint as a line
+        prior &= ~near(fresh, EDGE_PX)
         known = observed | prior
         composites = sample_composites(values, prior, fp.window, self.writers.samples,
                                        self.target.generated)
@@ -207,6 +229,6 @@ class FootprintRunner:
         write = gap & covered & ~prior
         self.held_pixels += int(prior.sum())
         write_footprint(self.writers, self.target, fp.window, samples, write, self.statistic,
-                        self.stats)
+                        self.stats, new=fresh)
         fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: written")
         return True

@@ -174,9 +174,9 @@ class WriteStats:
 
 def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
                     samples: np.ndarray, write: np.ndarray, statistic: str,
-                    stats: WriteStats) -> None:
+                    stats: WriteStats, new: np.ndarray | None = None) -> None:
     """Write generated bands (N, C_gen, h, w) where ``write`` (h, w) is True (gap pixels
-    inside the raster, not written before)."""
+    inside the raster); ``new``: those not written by an earlier footprint (default: all)."""
     if not write.any():
         return
     bands = list(target.generated)
@@ -186,9 +186,10 @@ def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
     filled, spread = ensemble(target, written, statistic)
     writers.filled.write_window(filled, window, mask=write, bands=bands)
     writers.spread.write_window(spread, window, mask=write, bands=bands)
-    stats.pixels += int(write.sum())
+    counted = write if new is None else write & new
+    stats.pixels += int(counted.sum())
     if target.categorical and target.nodata is not None:
-        stats.nodata_class += int(((filled == target.nodata).any(axis=0) & write).sum())
+        stats.nodata_class += int(((filled == target.nodata).any(axis=0) & counted).sum())
 
 
 def inside_mask(grid: RasterGrid, window: Window) -> np.ndarray:

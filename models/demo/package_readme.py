@@ -36,7 +36,7 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   ground-aligned sin-cos codes (spatial_init {spatial_init}). Final denoiser loss (sum of 4
   weighted eps MSEs): {final_loss}.
   Scale factors (1/std of posterior samples): {scales}.
-* Quality: well under an hour of CPU training. Fills follow the conditions (land cover,
+* Quality: about an hour of CPU training. Fills follow the conditions (land cover,
   relief, radar) but are softer than real imagery, because the S2 tokenizer loses detail
   (about 300 DN RMSE); `benchmarks/bench_conditioning.py` and `benchmarks/bench_spread.py`
   measure the use of the conditions, the calibration of the spread and the fill error.

@@ -57,13 +57,15 @@ def test_footprint_edges_do_not_show_in_harmonised_samples(
     with rasterio.open(SCENE / "s2l2a.tif") as ds:
         gap = ds.read_masks(1) == 0
         observed = ds.read()
-    worst = {}
+    worst, lines = {}, {}
     for harmonise, report in fills.items():
         ratios = []
         for path in report.sample_paths:
             sample = read(path)[0]
             np.testing.assert_array_equal(sample[:, ~gap], observed[:, ~gap])
             ratios += [_worst_line_step(sample.astype(np.float64), gap, a) for a in (-1, -2)]
-        worst[harmonise] = float(np.mean(ratios))
+        worst[harmonise], lines[harmonise] = float(np.mean(ratios)), max(ratios)
     assert worst[True] < 0.7 * worst[False], worst
-    assert worst[True] < 2.6, worst
+    # no line stands out in any sample (a footprint's edge pixels held by the next footprint
+    # used to leave a one-pixel line: 2.9 times the median step)
+    assert lines[True] < 2.6, lines

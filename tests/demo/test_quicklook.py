@@ -75,3 +75,14 @@ def test_summary_and_picture(quicklook: ModuleType, tmp_path: Path) -> None:
     assert lines[-1].startswith("filled vs truth in the gap: RMSE 0 DN")
     png = quicklook.render(out, tmp_path / "target.tif", tmp_path / "q.png", tmp_path / "truth.tif")
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_picture_zooms_to_the_gap_with_context(quicklook: ModuleType) -> None:
+    gap = np.zeros((200, 300), bool)
+    gap[100:140, 50:90] = True
+    rows, cols = quicklook.gap_view(gap)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (84, 156, 34, 106)  # 16 px context
+    gap[0:5, 280:300] = True  # a second gap at the corner: both shown, clipped to the raster
+    rows, cols = quicklook.gap_view(gap)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 189, 0, 300)
+    assert quicklook.gap_view(np.zeros((5, 5), bool)) == (slice(None), slice(None))

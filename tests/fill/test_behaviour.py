@@ -211,3 +211,15 @@ def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
     no_data = int((filled[0][gap] == 0).sum())
     assert any(f"'no data' class for {no_data} gap pixel" in n for n in report.notes) \
         if no_data else not any("'no data' class" in n for n in report.notes)
+
+
+def test_near_grows_a_mask_by_a_chessboard_distance():
+    from copgen_plugin.fill.footprint import near
+
+    mask = np.zeros((9, 9), bool)
+    mask[4, 4] = True
+    grown = near(mask, 2)
+    assert grown.sum() == 25 and grown[2:7, 2:7].all()
+    mask[:] = False
+    mask[0, 8] = True  # at a corner: clipped, nothing wraps around
+    assert near(mask, 1).sum() == 4 and not near(mask, 1)[:, 0].any()
