@@ -51,6 +51,14 @@ def stretch(images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarra
     return out
 
 
+def spread_of_b04(out_dir: Path) -> np.ma.MaskedArray:
+    """The spread layer's B04 band (its first band when no band is named B04), nodata masked."""
+    with rasterio.open(out_dir / "spread.tif") as ds:
+        names = list(ds.descriptions)
+        band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
+        return ds.read(band, masked=True)
+
+
 DISTANCE_BANDS_M = (0, 50, 100, 200, 400)
 
 
@@ -72,10 +80,7 @@ def summarise(out_dir: Path, target: Path, truth: Path | None) -> list[str]:
     with rasterio.open(target) as ds:
         gap = ds.read_masks(1) == 0
         pixel_m = abs(ds.transform.a)
-    with rasterio.open(out_dir / "spread.tif") as ds:
-        names = list(ds.descriptions)
-        band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
-        spread = ds.read(band).astype(np.float64)
+    spread = spread_of_b04(out_dir).data.astype(np.float64)
     dist = distance_to_observed(gap, pixel_m)
     lines = []
     edges = (*DISTANCE_BANDS_M, np.inf)
@@ -106,10 +111,7 @@ def render(out_dir: Path, target: Path, png: Path, truth: Path | None = None) ->
     loaded = [true_colour(p) for _, p in panels]
     view = gap_view(loaded[0][1])
     images = stretch([img[view] for img, _ in loaded], [m[view] for _, m in loaded])
-    with rasterio.open(out_dir / "spread.tif") as ds:
-        names = list(ds.descriptions)
-        band = next((i for i, n in enumerate(names, 1) if n and n.startswith("B04")), 1)
-        spread = ds.read(band, masked=True)[view]
+    spread = spread_of_b04(out_dir)[view]
     cols = len(images) + 1
     fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.6), constrained_layout=True)
     for ax, (title, _), img in zip(axes, panels, images, strict=False):

@@ -42,15 +42,20 @@ def latent_observed_mask(
     cells = observed.reshape(h, fy, w, fx).all(axis=(1, 3))
     if margin < 0:
         raise InputError(f"margin must be >= 0, got {margin}")
-    if margin == 0:
-        return cells
     # erosion: a cell stays observed only if its (2m+1)^2 neighbourhood is (cells outside the
     # footprint do not count as gaps)
-    padded = np.pad(cells, margin, constant_values=True)
-    out = np.ones_like(cells)
-    for dy in range(2 * margin + 1):
-        for dx in range(2 * margin + 1):
-            out &= padded[dy:dy + h, dx:dx + w]
+    return ~dilate(~cells, margin)
+
+
+def dilate(mask: np.ndarray, distance: int) -> np.ndarray:
+    """(H, W) bool: True within ``distance`` pixels (chessboard) of a True pixel of ``mask``;
+    nothing outside the array counts."""
+    h, w = mask.shape
+    padded = np.pad(mask, distance)
+    out = mask.copy()
+    for dy in range(2 * distance + 1):
+        for dx in range(2 * distance + 1):
+            out |= padded[dy:dy + h, dx:dx + w]
     return out
 
 

@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from ..engine.errors import InputError
 from ..engine.generate import CopgenEngine
+from ..engine.inpaint import dilate
 from ..engine.package import ModelPackage
 from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
 from ..geo import (
@@ -43,17 +44,6 @@ _log = logging.getLogger(__name__)
 
 #: pixels of an earlier footprint's edge that the next footprint generates again
 EDGE_PX = 4
-
-
-def near(mask: np.ndarray, distance: int) -> np.ndarray:
-    """Pixels within ``distance`` pixels (chessboard) of a True pixel of ``mask``."""
-    out = mask.copy()
-    h, w = mask.shape
-    padded = np.pad(mask, distance)
-    for dy in range(2 * distance + 1):
-        for dx in range(2 * distance + 1):
-            out |= padded[dy:dy + h, dx:dx + w]
-    return out
 
 
 def footprint_seed(seed: int, index: int) -> int:
@@ -208,7 +198,7 @@ class FootprintRunner:
         # the earlier footprints' last pixels next to this one's new ones are generated again:
         # a decoder is weakest at the edge of its footprint, and holding that edge would
         # carry its flaws into this footprint as a line
-        prior &= ~near(fresh, EDGE_PX)
+        prior &= ~dilate(fresh, EDGE_PX)
         known = observed | prior
         composites = sample_composites(values, prior, fp.window, self.writers.samples,
                                        self.target.generated)

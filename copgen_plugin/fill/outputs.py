@@ -180,16 +180,21 @@ def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,
     if not write.any():
         return
     bands = list(target.generated)
+    counts_classes = target.categorical and target.nodata is not None
+    rewritten = np.zeros_like(write) if new is None else write & ~new
+    if counts_classes and rewritten.any():
+        # the footprint that wrote these pixels first counted them: uncount them
+        before = writers.filled.read_window(window, bands=bands)
+        stats.nodata_class -= int(((before == target.nodata).any(axis=0) & rewritten).sum())
     written = cast_samples(target, samples)
     for w, s in zip(writers.samples, written, strict=True):
         w.write_window(s, window, mask=write, bands=bands)
     filled, spread = ensemble(target, written, statistic)
     writers.filled.write_window(filled, window, mask=write, bands=bands)
     writers.spread.write_window(spread, window, mask=write, bands=bands)
-    counted = write if new is None else write & new
-    stats.pixels += int(counted.sum())
-    if target.categorical and target.nodata is not None:
-        stats.nodata_class += int(((filled == target.nodata).any(axis=0) & counted).sum())
+    stats.pixels += int((write & ~rewritten).sum())
+    if counts_classes:
+        stats.nodata_class += int(((filled == target.nodata).any(axis=0) & write).sum())
 
 
 def inside_mask(grid: RasterGrid, window: Window) -> np.ndarray:

@@ -189,11 +189,14 @@ def test_each_sample_holds_its_own_earlier_overlap(tmp_path):
                                  bands=[1, 3]) is values
 
 
-def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
-                                                                      full_package):
+@pytest.mark.parametrize("width", [80, 330])  # one footprint; two, the second regenerating
+def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path, full_package,
+                                                                      width):
+    """Two footprints: the second writes the first's edge pixels again; the report counts
+    the "no data" class of each pixel once, as written last."""
     rng = np.random.default_rng(5)
-    codes = rng.integers(1, 10, (1, 70, 80)).astype(np.uint8)  # TerraMind numbering
-    gap = cloud_mask((70, 80), seed=7)
+    codes = rng.integers(1, 10, (1, 70, width)).astype(np.uint8)  # TerraMind numbering
+    gap = cloud_mask((70, width), seed=7)
     codes[:, gap] = 0  # 0 = no data in both numberings
     target = write_tif(tmp_path / "lulc.tif", codes, nodata=0)
     report = run_fill(request(target, tmp_path / "out", full_package, modality="LULC", n=3,
@@ -209,17 +212,50 @@ def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
     counts = np.stack([(samples == c).sum(axis=0) for c in range(10)])
     np.testing.assert_array_equal(filled[:, gap], np.argmax(counts, axis=0)[:, gap])
     no_data = int((filled[0][gap] == 0).sum())
+    assert report.footprints_run == (1 if width == 80 else 2)
     assert any(f"'no data' class for {no_data} gap pixel" in n for n in report.notes) \
         if no_data else not any("'no data' class" in n for n in report.notes)
 
 
-def test_near_grows_a_mask_by_a_chessboard_distance():
-    from copgen_plugin.fill.footprint import near
+def test_dilate_grows_a_mask_by_a_chessboard_distance():
+    from copgen_plugin.engine.inpaint import dilate
 
     mask = np.zeros((9, 9), bool)
     mask[4, 4] = True
-    grown = near(mask, 2)
+    grown = dilate(mask, 2)
     assert grown.sum() == 25 and grown[2:7, 2:7].all()
     mask[:] = False
     mask[0, 8] = True  # at a corner: clipped, nothing wraps around
-    assert near(mask, 1).sum() == 4 and not near(mask, 1)[:, 0].any()
+    assert dilate(mask, 1).sum() == 4 and not dilate(mask, 1)[:, 0].any()
+
+
+def test_rewritten_pixels_count_their_no_data_class_once(tmp_path, full_package):
+    from copgen_plugin.engine.package import load_package
+    from copgen_plugin.fill.inputs import setup_target
+    from copgen_plugin.fill.outputs import WriteStats, open_writers, write_footprint
+
+    codes = np.full((1, 20, 30), 3, np.uint8)
+    codes[:, 5:15, 5:25] = 0  # the gap; 0 = no data
+    req = request(write_tif(tmp_path / "lulc.tif", codes, nodata=0), tmp_path / "out",
+                  full_package, modality="LULC", n=2)
+    target = setup_target(req, load_package(full_package))
+    window = Window(0, 0, 30, 20)
+    first = np.zeros((20, 30), bool)
+    first[5:15, 5:15] = True
+    second = np.zeros((20, 30), bool)
+    second[5:15, 12:25] = True  # 3 columns of the first written again
+    stats = WriteStats()
+    (tmp_path / "samples").mkdir()
+    with OutputSet() as outs:
+        writers = open_writers(outs, target, filled=tmp_path / "f.tif", spread=tmp_path / "s.tif",
+                               samples_dir=tmp_path / "samples", n_samples=2, statistic="std",
+                               tags={})
+        nodata_class = np.zeros((2, 1, 20, 30), np.float32)  # the model's "no data" everywhere
+        write_footprint(writers, target, window, nodata_class, first, "std", stats)
+        assert (stats.pixels, stats.nodata_class) == (100, 100)
+        water = np.ones((2, 1, 20, 30), np.float32)  # a real class over the rewritten pixels
+        write_footprint(writers, target, window, water, second, "std", stats,
+                        new=second & ~first)
+        filled = writers.filled.read_window(window)[0]
+    assert stats.pixels == 200  # each gap pixel once
+    assert stats.nodata_class == int((filled[5:15, 5:25] == 0).sum()) == 70
