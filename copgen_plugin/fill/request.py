@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .gap_sources import GapSources
+
 #: Modality families a layer can be given as (target or condition), in parameter order.
 LAYER_MODALITIES = ("S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask")
 #: How a Sentinel-1 layer's values are read: detected from the values, or stated.
@@ -93,6 +95,9 @@ class FillRequest:
     threads: int = 0
     spread_statistic: str = "std"
     harmonise: bool = True
+    #: SCL / probability / detector / buffer, ORed with nodata and ``mask`` (gap fill only);
+    #: ``target.path`` may also be a Sentinel-2 SAFE folder or zip or a STAC item
+    gap_sources: GapSources = field(default_factory=GapSources)
 
 
 @dataclass
@@ -132,3 +137,8 @@ class FillReport:
     ungenerated_bands: list[str] = field(default_factory=list)
     pixels_written: int = 0
     harmonised: bool = False
+    #: share of the target's pixels masked, by cause (nodata, each SCL class, probability,
+    #: detector classes, pixels added by the buffer) and ``total`` (the union)
+    masked_fraction: dict[str, float] = field(default_factory=dict)
+    gap_sources: list[str] = field(default_factory=list)
+    product: str = ""

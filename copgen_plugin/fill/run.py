@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..engine.generate import CopgenEngine
 from ..engine.runtime import RuntimeOptions
 from ..geo import DateChoice, OutputSet, layer_date
 from .footprint import FootprintRunner, plan
+from .gaps import prepare_gaps
 from .inputs import (
     ConditionSetup,
     TargetSetup,
@@ -102,6 +104,17 @@ def _grid_text(target: TargetSetup) -> str:
 
 def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
              cancel: CancelFn | None = None, log: LogFn | None = None) -> FillReport:
+    """``_run_fill`` after ``prepare_gaps``: a product target is read through its 10 m stack
+    and the gap sources become one mask, both in a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
+        prepared = prepare_gaps(request, Path(tmp), cancel=cancel, log=log)
+        report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log)
+    prepared.add_to(report)
+    return report
+
+
+def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
+              cancel: CancelFn | None = None, log: LogFn | None = None) -> FillReport:
     """Run one gap fill (``mode="gapfill"``) or generation (``"generate"``) over the target.
 
     Writes N samples (``sample_<k>.tif``), the filled raster and the spread raster, all on the
