@@ -24,6 +24,7 @@ from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
 
 if TYPE_CHECKING:  # the fill package imports rasterio: only when a fill command runs
+    from .fill.gap_sources import GapSources
     from .fill.request import FillReport, FillRequest
 
 log = logging.getLogger("copgen_plugin")
@@ -128,7 +129,8 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
 
     p.add_argument("input", type=Path, metavar="REFERENCE" if generate else "INPUT",
                    help="grid of the generated rasters" if generate
-                   else "the layer with gaps (nodata and/or --mask)")
+                   else "the layer with gaps (nodata and/or --mask), or a Sentinel-2 SAFE "
+                   "folder or zip, a STAC item JSON or a folder of band files")
     p.add_argument("--modality", choices=LAYER_MODALITIES, required=generate,
                    default=None if generate else "S2L2A",
                    help="modality to generate" if generate
@@ -142,6 +144,7 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     if not generate:
         p.add_argument("--mask", type=Path, help="gap mask raster (non-zero = gap), any grid")
         p.add_argument("--nodata", type=float, help="nodata of INPUT (overrides the file's)")
+        _add_gap_arguments(p)
     p.add_argument("--bands", help="band mapping of INPUT ('B04,B03,B02,B08' or 'B02:1,...')")
     for opt, family in CONDITION_OPTIONS.items():
         p.add_argument(f"--{opt.replace('_', '-')}", type=Path, dest=opt, metavar="PATH",
@@ -172,6 +175,43 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.set_defaults(func=_fill, generate=generate)
 
 
+def _add_gap_arguments(p: argparse.ArgumentParser) -> None:
+    """Cloud and shadow gaps, ORed with nodata and --mask (issue 16)."""
+    from .fill.gap_sources import DEFAULT_BUFFER_M, DEFAULT_PROBABILITY_THRESHOLD
+
+    p.add_argument("--mask-scl", metavar="PATH", help="SCL layer whose --scl-classes are gaps; "
+                   "'product': the SCL of the INPUT product (SAFE / STAC)")
+    p.add_argument("--scl-classes", default="3,8,9,10,1", help="SCL classes to fill (default "
+                   "3,8,9,10,1: cloud shadows, clouds medium/high, thin cirrus, saturated)")
+    p.add_argument("--mask-probability", type=Path, metavar="PATH",
+                   help="cloud-probability layer (0-1 or 0-100, detected)")
+    p.add_argument("--probability-threshold", type=float,
+                   default=DEFAULT_PROBABILITY_THRESHOLD,
+                   help="gap where the probability is at least this (0-1, or percent)")
+    p.add_argument("--mask-detector", action="store_true",
+                   help="detect clouds and shadows offline (ukis-csmask models, ONNX Runtime)")
+    p.add_argument("--mask-buffer", type=float, default=DEFAULT_BUFFER_M, metavar="METRES",
+                   help="buffer around the cloud masks in metres (default 60; 0 allowed)")
+
+
+def _gap_sources(args: argparse.Namespace) -> GapSources:
+    from .fill.gap_sources import GapSources, parse_scl_classes, probability_threshold
+
+    if not hasattr(args, "mask_scl"):
+        return GapSources()
+    try:
+        classes = parse_scl_classes(args.scl_classes)
+        threshold = probability_threshold(args.probability_threshold)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    scl = args.mask_scl
+    from_product = scl is not None and scl.strip().lower() == "product"
+    return GapSources(scl=None if scl is None or from_product else Path(scl),
+                      scl_from_product=from_product, scl_classes=classes,
+                      probability=args.mask_probability, probability_threshold=threshold,
+                      detector=args.mask_detector, buffer_m=args.mask_buffer)
+
+
 def build_request(args: argparse.Namespace) -> FillRequest:
     """Parsed arguments -> FillRequest (the same request the Processing algorithm builds)."""
     from .fill.request import FillOutputs, FillRequest, LayerInput
@@ -197,7 +237,8 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
-        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise)
+        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
+        gap_sources=_gap_sources(args))
 
 
 def _summary(r: FillReport) -> list[str]:
@@ -215,6 +256,8 @@ def _summary(r: FillReport) -> list[str]:
     lines.append(f"edges: {EDGES[r.harmonised]}")
     lines += [f"condition: {c}" for c in r.conditions]
     lines += [f"S1 scale: {s}" for s in r.s1_scale]
+    lines += [f"gap source: {s}" for s in r.gap_sources]
+    lines += [f"masked: {k} {100 * v:.2f} %" for k, v in r.masked_fraction.items()]
     lines += [f"note: {n}" for n in r.notes]
     lines += [f"output: {k} {v}" for k, v in r.outputs.items()]
     lines.append(f"time: {r.seconds:.1f} s")
