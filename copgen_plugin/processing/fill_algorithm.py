@@ -80,6 +80,8 @@ def _summary(report: Any) -> list[str]:
         f"seed {report.seed}, {report.steps} steps, {report.n_samples} samples, "
         f"date: {report.date}",
         f"conditions: {'; '.join(report.conditions) or 'none'}",
+        *(f"gap source: {g}" for g in report.gap_sources),
+        *(f"masked: {k} {100 * v:.2f} %" for k, v in report.masked_fraction.items()),
         f"edges: {EDGES[report.harmonised]}",
         f"time: {report.seconds:.1f} s",
     ]
