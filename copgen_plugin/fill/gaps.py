@@ -94,14 +94,16 @@ def _resolve_product(request: FillRequest, workdir: Path, prep: PreparedGaps) ->
         target, path=stack, modality=product.family, bands=None))
 
 
-def _gap_bands(request: FillRequest) -> tuple[dict[str, int], list[int]]:
+def _gap_bands(request: FillRequest) -> tuple[dict[str, int], list[int]] | None:
+    """The target's named bands (those whose nodata makes a gap), or None when the target is
+    unusable: the fill's own checks then say why, in their words."""
     layer = request.target
-    with rasterio.open(layer.path) as ds:
-        count, desc = ds.count, tuple(ds.descriptions)
     try:
+        with rasterio.open(layer.path) as ds:
+            count, desc = ds.count, tuple(ds.descriptions)
         layout = band_layout(layer.modality, count, mapping=layer.bands, descriptions=desc)
-    except ValueError as exc:
-        raise InputError(f"target layer {layer.path.name}: {exc}") from None
+    except (rasterio.errors.RasterioIOError, ValueError):
+        return None
     names = {n: i for n, i in layout.bands}
     return names, sorted(names.values())
 
@@ -161,7 +163,15 @@ def prepare_gaps(request: FillRequest, workdir: Path, *, cancel: CancelFn | None
         raise InputError(f"mask buffer must be >= 0 m, got {src.buffer_m}")
     if not 0.0 <= src.probability_threshold <= 1.0:
         raise InputError(f"probability threshold must be in 0-1, got {src.probability_threshold}")
-    names, bands = _gap_bands(request)
+    found = _gap_bands(request)
+    if found is None:
+        if src.any_cloud_cause:
+            raise InputError(f"target layer {request.target.path.name} cannot be read as a "
+                             f"{request.target.modality} layer, so no cloud mask can be made "
+                             "for it")
+        prep.request = request
+        return prep
+    names, bands = found
     layers: list[ClassLayer] = []
     scl_names = {c: SCL_CLASS_NAMES[c] for c in src.scl_classes}
     if src.scl is not None:

@@ -106,6 +106,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
              cancel: CancelFn | None = None, log: LogFn | None = None) -> FillReport:
     """``_run_fill`` after ``prepare_gaps``: a product target is read through its 10 m stack
     and the gap sources become one mask, both in a temporary folder removed afterwards."""
+    validate(request)
     with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
         prepared = prepare_gaps(request, Path(tmp), cancel=cancel, log=log)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log)
