@@ -45,6 +45,18 @@ class PreparedGaps:
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def finish(self, report: FillReport) -> None:
+        """After the fill: a product's outputs also at 20 and 60 m, then the report."""
+        if self.product is not None and report.mode == "gapfill" and report.outputs:
+            from .native import write_native
+
+            paths = [Path(report.outputs["filled"]), *map(Path, report.sample_paths)]
+            native = write_native(self.product, paths)
+            report.outputs["native"] = ", ".join(str(p) for p in native)
+            report.notes.append(f"{len(native)} native-resolution files (20 and 60 m bands on "
+                                "their own grids) beside the 10 m outputs: *_20m.tif, *_60m.tif")
+        self.add_to(report)
+
     def add_to(self, report: FillReport) -> None:
         """Fractions by cause, the product and the notes into the run's report."""
         if self.summary is not None:

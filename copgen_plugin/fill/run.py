@@ -110,7 +110,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
         prepared = prepare_gaps(request, Path(tmp), cancel=cancel, log=log)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log)
-    prepared.add_to(report)
+    prepared.finish(report)
     return report
 
 

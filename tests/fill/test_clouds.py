@@ -6,6 +6,8 @@ pixels are all generated; bad mask inputs fail before anything is written.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -61,6 +63,20 @@ def test_safe_zip_scl_of_the_product(full_package, tmp_path) -> None:
         assert report.masked_fraction[key] == pytest.approx((up == code).sum() / n, abs=1e-6)
     assert report.masked_fraction["total"] == pytest.approx(gap.sum() / n, abs=1e-6)
     assert not any("11 (" in k or "class 6 (" in k for k in report.masked_fraction)  # snow, water
+    # beside each 10 m output, its 20 and 60 m bands on their native grids: clear blocks are
+    # the product's own values
+    native = report.outputs["native"].split(", ")
+    assert len(native) == 2 * 3 and all(Path(p).is_file() for p in native)
+    with rasterio.open(tmp_path / "out" / "filled_20m.tif") as ds:
+        assert ds.descriptions == ("B05", "B06", "B07", "B8A", "B11", "B12")
+        assert ds.res == (20.0, 20.0) and ds.crs == product.crs
+        b20 = ds.read()
+    truth20 = product.ten_m[[4, 5, 6, 8, 10, 11], ::2, ::2]
+    clear20 = ~gap.reshape(96, 2, 96, 2).any(axis=(1, 3))
+    np.testing.assert_array_equal(b20[:, clear20], truth20[:, clear20])
+    assert (b20[:, ~clear20] != 0).all()
+    with rasterio.open(tmp_path / "out" / "samples" / "sample_2_60m.tif") as ds:
+        assert ds.descriptions == ("B01", "B09") and ds.res == (60.0, 60.0)
 
 
 def test_probability_layer_percent(full_package, tmp_path) -> None:
