@@ -32,8 +32,8 @@ _log = logging.getLogger(__name__)
 PACKAGE = "ukis-csmask"
 VERSION = "1.0.0"
 LICENCE = "Apache-2.0"
-BANDS_6 = ("B02", "B03", "B04", "B08", "B11", "B12")
-BANDS_4 = ("B02", "B03", "B04", "B08")
+BANDS_6: tuple[str, ...] = ("B02", "B03", "B04", "B08", "B11", "B12")
+BANDS_4: tuple[str, ...] = ("B02", "B03", "B04", "B08")
 #: the resolution the models were trained at
 WORK_PIXEL_M = 30.0
 #: reflectance = DN / QUANTIFICATION (Sentinel-2 L1C and L2A DN)
