@@ -109,9 +109,9 @@ def gap_sources_from(alg: QgsProcessingAlgorithm, params: dict[str, Any],
     source = MASK_SOURCES[alg.parameterAsEnum(params, "MASK_SOURCE", context)]
     scl = layer_path(alg, params, "SCL", context)
     prob = layer_path(alg, params, "PROBABILITY", context)
-    if scl is not None and source not in ("scl", "scl_product"):
-        raise QgsProcessingException(f"SCL is set but MASK_SOURCE is {source!r}: choose the "
-                                     "SCL source or leave SCL empty")
+    if scl is not None and source != "scl":
+        raise QgsProcessingException(f"SCL is set but MASK_SOURCE is {source!r}: choose 'An SCL "
+                                     "layer' (1) or leave SCL empty")
     if prob is not None and source != "probability":
         raise QgsProcessingException(f"PROBABILITY is set but MASK_SOURCE is {source!r}: "
                                      "choose the probability source or leave it empty")
@@ -124,7 +124,7 @@ def gap_sources_from(alg: QgsProcessingAlgorithm, params: dict[str, Any],
     except ValueError as exc:
         raise QgsProcessingException(str(exc)) from None
     return GapSources(
-        scl=scl if source in ("scl", "scl_product") else None,
+        scl=scl,
         scl_from_product=source == "scl_product" or (source == "scl" and scl is None),
         scl_classes=classes, probability=prob, probability_threshold=threshold,
         detector=source == "detector",
