@@ -10,7 +10,8 @@ its own session). Classes: 0 clear, 1 cloud, 2 cloud shadow.
 
 What it cannot see: thin cirrus (there is no B10 / cirrus band in its input), haze, snow
 against bright cloud (confused at times), shadows of clouds outside the scene; it works at
-30 m, so clouds and shadows narrower than 2-3 of those pixels are missed (the buffer helps).
+30 m (finer for scenes under 7.7 km), so clouds and shadows narrower than 2-3 of those pixels
+are missed (the buffer helps).
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ BANDS_6: tuple[str, ...] = ("B02", "B03", "B04", "B08", "B11", "B12")
 BANDS_4: tuple[str, ...] = ("B02", "B03", "B04", "B08")
 #: the resolution the models were trained at
 WORK_PIXEL_M = 30.0
+
+
+def work_pixel_m(native_m: float, width_m: float, tile: int = 256) -> float:
+    """The detector's working resolution: 30 m, or finer for a scene narrower than one tile
+    at 30 m (otherwise the model sees mostly the mirror padding of a small scene and misses
+    its clouds), never finer than the layer's own pixels."""
+    return min(WORK_PIXEL_M, max(native_m, width_m / tile))
 #: reflectance = DN / QUANTIFICATION (Sentinel-2 L1C and L2A DN)
 QUANTIFICATION = 10000.0
 OVERLAP = 0.2

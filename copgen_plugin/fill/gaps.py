@@ -18,6 +18,7 @@ import rasterio
 
 from ..engine.errors import Cancelled, InputError
 from ..geo.bands import band_layout
+from ..geo.grid import RasterGrid, pixel_size_m
 from ..geo.masks import (
     DETECTOR_CLASSES,
     ClassLayer,
@@ -124,17 +125,20 @@ def _detector_layer(request: FillRequest, names: dict[str, int], workdir: Path,
                     prep: PreparedGaps) -> ClassLayer:
     from ..engine.cloud_detector import (  # onnxruntime: only when the detector is asked for
         QUANTIFICATION,
-        WORK_PIXEL_M,
         CloudDetector,
         find_model,
+        work_pixel_m,
     )
     from ..engine.runtime import RuntimeOptions
 
     if request.target.modality not in ("S2L2A", "S2L1C"):
         raise InputError("the cloud detector works on Sentinel-2 L1C or L2A targets only")
     model = find_model(request.target.modality, list(names))
+    target = RasterGrid.from_path(request.target.path)
+    px = min(pixel_size_m(target))
+    work_m = work_pixel_m(px, min(target.width, target.height) * px)
     data, valid, transform, grid = read_reflectance(
-        request.target.path, [names[b] for b in model.bands], pixel_m=WORK_PIXEL_M)
+        request.target.path, [names[b] for b in model.bands], pixel_m=work_m)
     detector = CloudDetector(model, RuntimeOptions(device=request.device,
                                                    intra_op_threads=request.threads or None))
     try:
@@ -145,7 +149,7 @@ def _detector_layer(request: FillRequest, names: dict[str, int], workdir: Path,
     path = write_classes(workdir / "detector_classes.tif", classes, crs=grid.crs,
                          transform=transform)
     prep.sources.append(f"detector: {model.onnx.parent.name} {model.version} "
-                        f"({', '.join(model.bands)} at {WORK_PIXEL_M:g} m, {device})")
+                        f"({', '.join(model.bands)} at {work_m:g} m, {device})")
     return ClassLayer(path=path, codes=tuple(DETECTOR_CLASSES), names=DETECTOR_CLASSES,
                       label="detector class", what="detector classes")
 

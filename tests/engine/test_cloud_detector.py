@@ -12,7 +12,13 @@ import pytest
 import rasterio
 from rasterio.enums import Resampling
 
-from copgen_plugin.engine.cloud_detector import BANDS_4, BANDS_6, CloudDetector, find_model
+from copgen_plugin.engine.cloud_detector import (
+    BANDS_4,
+    BANDS_6,
+    CloudDetector,
+    find_model,
+    work_pixel_m,
+)
 from copgen_plugin.engine.errors import InputError
 
 pytest.importorskip("ukis_csmask", reason="the detector's models come with ukis-csmask 1.0.0 "
@@ -50,6 +56,8 @@ def test_same_classes_as_the_package_reference() -> None:
 
 
 def test_model_choice_and_missing_bands() -> None:
+    assert work_pixel_m(10, 109_800) == 30 and work_pixel_m(10, 1920) == 10  # a tile, a cell
+    assert work_pixel_m(10, 5120) == 20 and work_pixel_m(20, 1000) == 20
     assert find_model("S2L2A", [*BANDS_6, "B01"]).bands == BANDS_6
     four = find_model("S2L1C", BANDS_4)
     assert four.bands == BANDS_4 and four.onnx.name == "model_4b_l1c.onnx"
