@@ -30,7 +30,7 @@ from ..geo.masks import (
 )
 from ..geo.s2product import S2Product, is_product, open_product, write_scl, write_stack
 from .gap_sources import SCL_CLASS_NAMES, GapSources
-from .progress import CancelFn, LogFn
+from .progress import CancelFn
 from .request import FillReport, FillRequest
 
 _log = logging.getLogger(__name__)
@@ -164,8 +164,8 @@ def _check_layer(path: Path, what: str) -> None:
         raise InputError(f"{what} {path} is not a readable raster: {exc}") from None
 
 
-def prepare_gaps(request: FillRequest, workdir: Path, *, cancel: CancelFn | None = None,
-                 log: LogFn | None = None) -> PreparedGaps:
+def prepare_gaps(request: FillRequest, workdir: Path, *, cancel: CancelFn | None = None
+                 ) -> PreparedGaps:
     """Resolve a product target and build the combined gap mask (gap fill only)."""
     prep = PreparedGaps(request=request)
     request = _resolve_product(request, workdir, prep)
@@ -235,7 +235,4 @@ def prepare_gaps(request: FillRequest, workdir: Path, *, cancel: CancelFn | None
         request = dataclasses.replace(request, mask=out)
     prep.summary = summary
     prep.request = request
-    if log is not None:
-        for line in summary.lines():
-            log(f"masked: {line}")
     return prep

@@ -108,7 +108,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     and the gap sources become one mask, both in a temporary folder removed afterwards."""
     validate(request)
     with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
-        prepared = prepare_gaps(request, Path(tmp), cancel=cancel, log=log)
+        prepared = prepare_gaps(request, Path(tmp), cancel=cancel)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log)
     prepared.finish(report)
     return report

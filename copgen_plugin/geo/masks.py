@@ -69,9 +69,6 @@ class MaskSummary:
         out["total"] = self.total / self.pixels
         return out
 
-    def lines(self) -> list[str]:
-        return [f"{k}: {100 * v:.2f} %" for k, v in self.fractions().items()]
-
 
 def check_covers(path: Path, grid: RasterGrid, what: str, *, min_fraction: float = 0.99
                  ) -> None:
