@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import Cancelled, InputError
 from .runtime import OnnxModel, RuntimeOptions
 
 _log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class CloudDetector:
         return self.onnx.device
 
     def classes(self, reflectance: np.ndarray, valid: np.ndarray | None = None,
-                *, batch: int = 4) -> np.ndarray:
+                *, batch: int = 4, cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """(C, H, W) reflectance in 0-1, bands in ``model.bands`` order -> (H, W) uint8.
 
         The image is mirrored at its edges up to whole tiles, cut into 256 px tiles that
@@ -155,6 +155,8 @@ class CloudDetector:
         origins = [(i * step, j * step) for i in range(ny) for j in range(nx)]
         name = self.onnx.input_names[0]
         for k in range(0, len(origins), batch):
+            if cancel is not None and cancel():
+                raise Cancelled("cancelled while detecting clouds")
             chunk = origins[k:k + batch]
             tiles = np.stack([xp[:, r:r + t, q:q + t] for r, q in chunk])
             logits = self.onnx.run({name: tiles})[0].astype(np.float32)

@@ -122,7 +122,7 @@ def _gap_bands(request: FillRequest) -> tuple[dict[str, int], list[int]] | None:
 
 
 def _detector_layer(request: FillRequest, names: dict[str, int], workdir: Path,
-                    prep: PreparedGaps) -> ClassLayer:
+                    prep: PreparedGaps, cancel: CancelFn | None) -> ClassLayer:
     from ..engine.cloud_detector import (  # onnxruntime: only when the detector is asked for
         QUANTIFICATION,
         CloudDetector,
@@ -142,7 +142,7 @@ def _detector_layer(request: FillRequest, names: dict[str, int], workdir: Path,
     detector = CloudDetector(model, RuntimeOptions(device=request.device,
                                                    intra_op_threads=request.threads or None))
     try:
-        classes = detector.classes(data / QUANTIFICATION, valid)
+        classes = detector.classes(data / QUANTIFICATION, valid, cancel=cancel)
         device = detector.device
     finally:
         detector.close()
@@ -214,7 +214,7 @@ def prepare_gaps(request: FillRequest, workdir: Path, *, cancel: CancelFn | None
         _check_layer(src.probability, "cloud-probability layer")
         probability = ProbabilityLayer(src.probability, src.probability_threshold)
     if src.detector:
-        layers.append(_detector_layer(request, names, workdir, prep))
+        layers.append(_detector_layer(request, names, workdir, prep, cancel))
     if request.mask is not None:
         _check_layer(request.mask, "gap mask")
     out = workdir / "gap_mask.tif"

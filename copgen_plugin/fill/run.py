@@ -107,6 +107,8 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     """``_run_fill`` after ``prepare_gaps``: a product target is read through its 10 m stack
     and the gap sources become one mask, both in a temporary folder removed afterwards."""
     validate(request)
+    if progress is not None:
+        progress(0.0, "reading the product and the gap sources")
     with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
         prepared = prepare_gaps(request, Path(tmp), cancel=cancel)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log)

@@ -19,7 +19,7 @@ from copgen_plugin.engine.cloud_detector import (
     find_model,
     work_pixel_m,
 )
-from copgen_plugin.engine.errors import InputError
+from copgen_plugin.engine.errors import Cancelled, InputError
 
 pytest.importorskip("ukis_csmask", reason="the detector's models come with ukis-csmask 1.0.0 "
                     "(requirements/detector.txt)")
@@ -66,5 +66,8 @@ def test_model_choice_and_missing_bands() -> None:
     valid = np.ones((75, 75), bool)
     valid[:5] = False
     img, _ = _cloudy()
-    out = CloudDetector(find_model("S2L2A", BANDS_6)).classes(img, valid)
+    detector = CloudDetector(find_model("S2L2A", BANDS_6))
+    out = detector.classes(img, valid)
     assert out.shape == (75, 75) and out.dtype == np.uint8 and (out[:5] == 0).all()
+    with pytest.raises(Cancelled, match="while detecting clouds"):
+        detector.classes(img, cancel=lambda: True)
