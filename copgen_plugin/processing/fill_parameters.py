@@ -223,7 +223,7 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         return LayerInput(path=path, modality=family, s1_scale=s1_scale,
                           code_remap=remap if family == "LULC" else None, **extra)
 
-    target_path = (None if generate else input_product(params)) or \
+    target_path = (None if generate else input_product(alg, params, context)) or \
         _layer_path(alg, params, "INPUT", context)
     if target_path is None:
         raise QgsProcessingException("INPUT: a raster layer is required")

@@ -6,6 +6,7 @@ Names are a public contract (scripts, .model3 chains): never rename.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,32 @@ class ProductOrRasterParameter(QgsProcessingParameterRasterLayer):
         return super().checkValueIsAcceptable(value, context)
 
 
-def input_product(params: dict[str, Any], name: str = "INPUT") -> Path | None:
-    """The product path given as ``name``, if it is one."""
-    return _product_path(params.get(name))
+_SUBDATASET = re.compile(r"^SENTINEL2_L[12][AC]:(?P<mtd>.+):(?:10|20|60)m:[^:]*$")
+
+
+def product_of_layer(source: str) -> Path | None:
+    """The product behind a layer QGIS opened from it (a SENTINEL2 driver subdataset such as
+    ``SENTINEL2_L2A:/vsizip//data/S2A_....zip/S2A_....SAFE/MTD_MSIL2A.xml:10m:EPSG_32633``)."""
+    m = _SUBDATASET.match(source.strip().strip('"'))
+    if m is None:
+        return None
+    mtd = m.group("mtd").strip('"')
+    if mtd.startswith("/vsizip/"):
+        inner = mtd[len("/vsizip/"):]
+        cut = inner.lower().find(".zip")
+        return Path(inner[:cut + 4]) if cut >= 0 else None
+    return Path(mtd)
+
+
+def input_product(alg: QgsProcessingAlgorithm, params: dict[str, Any],
+                  context: QgsProcessingContext, name: str = "INPUT") -> Path | None:
+    """The product given as ``name``: its path, or a layer opened from one of its
+    subdatasets (the product, not the one resolution QGIS shows, is filled)."""
+    path = _product_path(params.get(name))
+    if path is not None:
+        return path
+    layer = alg.parameterAsRasterLayer(params, name, context)
+    return product_of_layer(layer.source()) if layer is not None else None
 
 
 def add_mask_parameters(alg: QgsProcessingAlgorithm, with_help: Any, advanced: Any) -> None:

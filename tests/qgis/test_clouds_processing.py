@@ -67,3 +67,26 @@ def test_scl_layer_without_the_scl_source_is_refused(copgen_plugin: Any, tiny_pa
             "OUTPUT": str(tmp_path / "f.tif"), "SPREAD": str(tmp_path / "s.tif"),
             "SAMPLES": str(tmp_path / "samples")})
     assert not (tmp_path / "f.tif").exists()
+
+
+def test_a_layer_opened_from_the_product_means_the_product(copgen_plugin: Any,
+                                                           safe_zip: tuple[Path, Any]) -> None:
+    """The SAFE loaded in QGIS shows one resolution (a SENTINEL2 subdataset); given as INPUT it
+    stands for the whole product."""
+    from copgen.copgen_plugin.processing.mask_parameters import input_product
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsRasterLayer
+
+    path, product = safe_zip
+    crs = product.crs.to_string().replace(":", "_")
+    inner = f"/vsizip/{path}/{path.stem}.SAFE/MTD_MSIL2A.xml"
+    layer = QgsRasterLayer(f"SENTINEL2_L2A:{inner}:20m:{crs}", "20 m", "gdal")
+    assert layer.isValid() and layer.bandCount() >= 6
+    alg = QgsApplication.processingRegistry().algorithmById("copgen:gapfill")
+    context = QgsProcessingContext()
+    assert input_product(alg, {"INPUT": layer}, context) == path
+    assert input_product(alg, {"INPUT": str(path)}, context) == path
+    tif = path.parent / "plain.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint8",
+                       crs="EPSG:32722", transform=rasterio.Affine(10, 0, 0, 0, -10, 0)) as ds:
+        ds.write(np.ones((1, 2, 2), np.uint8))
+    assert input_product(alg, {"INPUT": str(tif)}, context) is None
