@@ -222,7 +222,7 @@ def _summary(r: FillReport) -> list[str]:
 
 
 def _fill(args: argparse.Namespace) -> int:
-    from .engine.errors import Cancelled, CopgenError
+    from .errors import Cancelled, CopgenError
     from .fill import run_fill
 
     logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, InputError
+from ..errors import Cancelled, InputError
 from .harmonise import harmonic_offset
 from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
 from .joint import JointNoiseModel, LatentLayout

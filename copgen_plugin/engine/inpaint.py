@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .joint import LatentLayout
 from .schedule import NoiseSchedule
 

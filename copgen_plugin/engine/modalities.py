@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, ModalityError
+from ..errors import InputError, ModalityError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ManifestError, ModalityError
+from ..errors import InputError, ManifestError, ModalityError
 from .modalities import (
     FAMILIES,
     NORMALISATION_FAMILIES,

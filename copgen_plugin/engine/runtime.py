@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+from ..errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
 
 logger = logging.getLogger(__name__)
 

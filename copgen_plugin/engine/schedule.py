@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ManifestError
+from ..errors import ManifestError
 
 ArrayLike = float | np.ndarray
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from ..engine.errors import InputError
 from ..engine.generate import CopgenEngine
 from ..engine.inpaint import dilate
 from ..engine.package import ModelPackage
 from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
+from ..errors import InputError
 from ..geo import (
     Footprint,
     FootprintPlan,

@@ -18,9 +18,9 @@ import numpy as np
 import rasterio
 from rasterio.warp import transform_bounds
 
-from ..engine.errors import InputError
 from ..engine.modalities import ModalitySpec
 from ..engine.package import ModelPackage
+from ..errors import InputError
 from ..geo import (
     STANDARD_ORDERS,
     BandLayout,

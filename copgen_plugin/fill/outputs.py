@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from ..engine.errors import InputError
+from ..errors import InputError
 from ..geo import GeoTiffWriter, OutputSet, RasterGrid, read_target_window, to_output_dtype
 from .inputs import SPREAD_NODATA, TargetSetup
 

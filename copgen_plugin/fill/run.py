@@ -18,9 +18,9 @@ from pathlib import Path
 
 import rasterio
 
-from ..engine.errors import InputError
 from ..engine.generate import CopgenEngine
 from ..engine.runtime import RuntimeOptions
+from ..errors import InputError
 from ..geo import DateChoice, OutputSet, layer_date
 from .footprint import FootprintRunner, plan
 from .inputs import (

@@ -13,7 +13,7 @@ from qgis.core import (
     QgsProcessingFeedback,
 )
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 from ..fill.request import EDGES
 from .base import CopgenAlgorithm
 from .fill_parameters import add_fill_parameters, build_request

@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled, InputError, ModalityError
 from copgen_plugin.engine.modalities import normalise
 from copgen_plugin.engine.requests import GenerationRequest
+from copgen_plugin.errors import Cancelled, InputError, ModalityError
 
 STEPS = 6
 S1_LINEAR = np.full((2, 192, 192), 0.05, dtype=np.float32)

@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError
 from copgen_plugin.engine.inpaint import latent_observed_mask
 from copgen_plugin.engine.modalities import normalise
 from copgen_plugin.engine.requests import GenerationRequest, PartialObservation
+from copgen_plugin.errors import InputError
 
 KEY = "S2L2A_B02_B03_B04_B08"
 

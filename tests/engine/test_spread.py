@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError
 from copgen_plugin.engine.spread import OnlineSpread, categorical_spread, compute_spread
+from copgen_plugin.errors import InputError
 
 
 @pytest.fixture(scope="module")

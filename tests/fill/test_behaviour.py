@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from copgen_plugin.engine.errors import Cancelled
+from copgen_plugin.errors import Cancelled
 from copgen_plugin.fill import run_fill
 from copgen_plugin.fill.footprint import footprint_seed, sample_composites
 from copgen_plugin.fill.request import LayerInput
