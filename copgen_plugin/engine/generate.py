@@ -33,7 +33,6 @@ from .modalities import (
     denormalise,
     invert_code_remap,
     normalise,
-    normalise_image,
 )
 from .package import ModelPackage, load_package
 from .requests import (
@@ -46,7 +45,6 @@ from .requests import (
 from .runtime import DenoiserSession, OnnxModel, RuntimeOptions
 from .sampler import DPMSolver
 from .schedule import NoiseSchedule
-from .spread import CategoricalSpread, OnlineSpread, Spread, categorical_spread
 from .tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -184,8 +182,11 @@ class CopgenEngine:
             eps = rng.standard_normal((1, *spec.latent_shape), dtype=np.float32)
         return self.tokenizer(key).encode(x, eps)
 
-    def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest) -> HeldLatent:
-        """Encode the observation (shared, or one per sample) with its gaps made neutral."""
+    def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest
+                     ) -> tuple[HeldLatent, np.ndarray]:
+        """Encode the observation (shared, or one per sample) with its gaps made neutral;
+        also the observation in network space (1 or N, C, H, W; gap pixels made harmless),
+        normalised this once, for the harmonisation of the decoded samples."""
         spec = self.package.spec(key)
         observed = np.asarray(obs.observed, dtype=bool)
         if observed.shape != spec.image_shape[1:]:
@@ -201,6 +202,7 @@ class CopgenEngine:
         if not req.inputs_normalised:  # gap pixels may hold nodata or NaN: make them harmless
             stack[:, :, ~observed] = 0
         x = np.concatenate([self._to_network(spec, v, req) for v in stack])
+        network = x.copy()
         for c in range(x.shape[1]):  # gaps -> mean of the observed pixels (keeps the encoder calm)
             gap = x[:, c][:, ~observed]
             fill = x[:, c][:, observed].mean(axis=1, keepdims=True) if observed.any() else 0.0
@@ -210,7 +212,7 @@ class CopgenEngine:
             (len(x), *spec.latent_shape), np.float32)
         logger.info("%s: %d of %d latent cells held by inpainting%s", key, int(cells.sum()),
                     cells.size, " (one observation per sample)" if per_sample else "")
-        return HeldLatent(latent, cells)
+        return HeldLatent(latent, cells), network
 
     def generate(self, req: GenerationRequest, *, progress: ProgressFn | None = None,
                  cancel: CancelFn | None = None) -> GenerationResult:
@@ -225,10 +227,11 @@ class CopgenEngine:
         cond_rng = _condition_generator(seed)
         conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)
                       for k in plan.conditions}
-        held = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
-                if k in req.partial}
+        observations = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
+                        if k in req.partial}
+        held = {k: h for k, (h, _) in observations.items()}
         layout = LatentLayout(pkg.specs, plan.generated)
-        out = _Outputs(self, plan, req, held)
+        out = _Outputs(self, plan, req, held, {k: x for k, (_, x) in observations.items()})
         batches = [range(s, min(s + req.batch_size, req.n_samples))
                    for s in range(0, req.n_samples, req.batch_size)]
         total, done = len(batches) * steps, 0
@@ -271,47 +274,26 @@ class CopgenEngine:
 
 
 class _Outputs:
-    """Decode, de-normalise, composite and accumulate spread, batch by batch."""
+    """Decode, harmonise and de-normalise, batch by batch. Observed pixels are not copied in:
+    the caller's writer (``geo.write``'s mask) is the one guarantee that they pass through."""
 
     def __init__(self, engine: CopgenEngine, plan: _Plan, req: GenerationRequest,
-                 held: Mapping[str, HeldLatent]) -> None:
+                 held: Mapping[str, HeldLatent], network: Mapping[str, np.ndarray]) -> None:
         self.engine, self.plan, self.req, self.held = engine, plan, req, held
         pkg = engine.package
         self.samples: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
         self.latents: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
         self.generated: dict[str, np.ndarray] = {}
-        self.observed_values: dict[str, np.ndarray] = {}  # physical, for compositing
         self.observed_network: dict[str, np.ndarray] = {}  # network space, for harmonising
-        self.spread: dict[str, OnlineSpread | None] = {}
         for key in plan.outputs:
             spec = pkg.modalities[key]
             if not spec.is_image:
-                self.spread[key] = None
                 continue
             part = req.partial.get(key)
-            mask = (np.ones(spec.image_shape[1:], bool) if part is None
-                    else ~np.asarray(part.observed, dtype=bool))
-            self.generated[key] = mask
-            if part is not None and req.composite_observed:
-                values = np.asarray(part.values)
-                stack = values if values.ndim == 4 else values[None]
-                if req.inputs_normalised:
-                    stack = denormalise(spec, stack.astype(np.float32))
-                self.observed_values[key] = stack  # (1 or N, C_raw, H, W) physical
+            self.generated[key] = (np.ones(spec.image_shape[1:], bool) if part is None
+                                   else ~np.asarray(part.observed, dtype=bool))
             if part is not None and req.harmonise and not spec.is_categorical:
-                self.observed_network[key] = self._network_observation(spec, part)
-            self.spread[key] = (None if spec.is_categorical or not req.compute_spread else
-                                OnlineSpread((spec.raw_channels, *spec.image_shape[1:]),
-                                             generated=mask))
-
-    def _network_observation(self, spec: ModalitySpec, part: PartialObservation) -> np.ndarray:
-        """The observation in network space (1 or N, C, H, W), gap pixels made harmless."""
-        values = np.asarray(part.values)
-        stack = np.array(values if values.ndim == 4 else values[None], dtype=np.float32)
-        if self.req.inputs_normalised:
-            return stack
-        stack[:, :, ~np.asarray(part.observed, dtype=bool)] = 0
-        return normalise_image(spec, stack, s1_in_db=self.req.s1_in_db, check_shape=False)
+                self.observed_network[key] = network[key]
 
     def add(self, latents: Mapping[str, np.ndarray], rows: np.ndarray) -> None:
         """One batch: ``rows`` are the sample indices of its rows."""
@@ -326,34 +308,17 @@ class _Outputs:
                 x = x + harmonic_offset(x, held, ~self.generated[key])
             remap = req.lulc_code_remap if spec.family == "LULC" else None
             phys = denormalise(spec, x, code_remap=invert_code_remap(remap) if remap else None)
-            if key in self.observed_values:
-                obs = ~self.generated[key]
-                values = self.observed_values[key]
-                values = values if len(values) == 1 else values[rows]
-                phys[:, :, obs] = values[:, :, obs]
             self.latents[key].append(z)
             self.samples[key].append(phys)
-            acc = self.spread.get(key)
-            if acc is not None:
-                for sample in phys:
-                    acc.update(sample)
 
     def result(self, seed: int, steps: int, device: str,
                providers: dict[str, list[str]]) -> GenerationResult:
         pkg, req = self.engine.package, self.req
-        samples = {k: np.concatenate(v) for k, v in self.samples.items()}
-        spread: dict[str, Spread | CategoricalSpread | None] = {}
-        for key, acc in self.spread.items():
-            if acc is not None:
-                spread[key] = acc.result()
-            elif pkg.modalities[key].is_categorical and req.compute_spread:
-                spread[key] = categorical_spread(samples[key], generated=self.generated[key])
-            else:
-                spread[key] = None
         return GenerationResult(
-            samples=samples, latents={k: np.concatenate(v) for k, v in self.latents.items()},
+            samples={k: np.concatenate(v) for k, v in self.samples.items()},
+            latents={k: np.concatenate(v) for k, v in self.latents.items()},
             generated=self.generated,
-            latent_held={k: h.cells for k, h in self.held.items()}, spread=spread,
+            latent_held={k: h.cells for k, h in self.held.items()},
             condition_latent="posterior_mean" if req.condition_latent == "mean"
             else "posterior_sample",
             other_modalities=req.other_modalities, seed=seed, steps=steps,

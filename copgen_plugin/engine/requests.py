@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .spread import CategoricalSpread, Spread
-
 #: the two official treatments of modalities that are neither given nor requested
 OTHER_MODALITIES = ("generate", "noise")
 #: how a condition image becomes a latent
@@ -70,8 +68,6 @@ class GenerationRequest:
     lulc_code_remap: Mapping[int, int] | None = None
     inpaint_margin: int = 1
     harmonise: bool = True
-    composite_observed: bool = True
-    compute_spread: bool = True
 
 
 @dataclass
@@ -83,10 +79,10 @@ class GenerationResult:
       lat_lon (N, 1, 1, 2) degrees; timestamps (N, 1, 1, 3) int64 [day, month, year].
     * ``latents[key]``: (N, c, h, w) diffusion-space latents the decoder received.
     * ``generated[key]``: (H, W) bool, True where the pixel is the model's (image modalities);
-      observed pixels of a partial observation are False (and copied from the observation when
-      ``composite_observed``).
+      observed pixels of a partial observation are False. Their values there are the model's
+      (decoded around the held latent), not the observation's: putting observed pixels back
+      is the writer's job, once, on the caller's grid.
     * ``latent_held[key]``: (h, w) bool, latent cells held by inpainting.
-    * ``spread[key]``: per-pixel statistics over the samples (``None`` for scalars).
     * ``condition_latent``: ``posterior_mean`` or ``posterior_sample``, for the UI to report.
     """
 
@@ -94,7 +90,6 @@ class GenerationResult:
     latents: dict[str, np.ndarray]
     generated: dict[str, np.ndarray]
     latent_held: dict[str, np.ndarray]
-    spread: dict[str, Spread | CategoricalSpread | None]
     condition_latent: str
     other_modalities: str
     seed: int

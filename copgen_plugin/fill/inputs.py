@@ -33,7 +33,8 @@ from ..geo import (
     pixel_size_m,
     s1_scale_of_layer,
 )
-from .request import LAYER_MODALITIES, FillRequest, LayerInput
+from .options import LAYER_MODALITIES
+from .request import FillRequest, LayerInput
 
 _log = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ from .bands import (
     parse_band_mapping,
     s1_scale_of_layer,
 )
+from .dates import DateChoice, layer_date, parse_date, resolve_date
 from .footprints import (
     Footprint,
     FootprintPlan,
@@ -56,7 +57,6 @@ from .footprints import (
     window_slices,
 )
 from .grid import RasterGrid, grid_offset, pixel_size_m, to_lonlat, utm_crs, working_crs
-from .meta import DateChoice, layer_date, parse_date, resolve_date
 from .place import TargetPatch, default_resampling, to_target_grid
 from .read import (
     GapReader,

@@ -257,7 +257,13 @@ class TargetWindow:
     @property
     def gap(self) -> np.ndarray:
         """(h, w): pixels inside the raster with at least one band to fill."""
-        return self.inside & ~self.observed
+        return self.gap_of(())
+
+    def gap_of(self, bands: Sequence[int]) -> np.ndarray:
+        """(h, w): the gap definition (one home): pixels inside the raster where any of
+        ``bands`` (1-based; all when empty) is invalid (nodata, GDAL mask, NaN, mask layer)."""
+        valid = self.valid[[b - 1 for b in bands]] if bands else self.valid
+        return self.inside & ~valid.all(axis=0)
 
 
 def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: Window
