@@ -68,6 +68,13 @@ def sample_generator(seed: int, index: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1, index))))
 
 
+def _fresh_seed() -> int:
+    """A seed from the OS entropy, for requests that give none."""
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # generated entropy is one int
+    return entropy
+
+
 def _condition_generator(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0,))))
 
@@ -222,7 +229,7 @@ class CopgenEngine:
         steps = req.steps or pkg.solver.steps
         solver = DPMSolver(self.schedule, steps=steps, t_start=pkg.solver.t_start,
                            t_end=pkg.solver.t_end)
-        seed = int(req.seed if req.seed is not None else np.random.SeedSequence().entropy)
+        seed = int(req.seed) if req.seed is not None else _fresh_seed()
         denoiser = self.denoiser()
         cond_rng = _condition_generator(seed)
         conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)

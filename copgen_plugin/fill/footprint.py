@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
+from ..arrays import dilate
 from ..engine.generate import CopgenEngine
-from ..engine.inpaint import dilate
 from ..engine.package import ModelPackage
 from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
 from ..errors import InputError

@@ -218,7 +218,7 @@ def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
 
 
 def test_dilate_grows_a_mask_by_a_chessboard_distance():
-    from copgen_plugin.engine.inpaint import dilate
+    from copgen_plugin.arrays import dilate
 
     mask = np.zeros((9, 9), bool)
     mask[4, 4] = True
