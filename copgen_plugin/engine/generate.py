@@ -49,7 +49,8 @@ from .tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int], None]
+#: solver progress: (evaluations done, total); not the fill's (fraction, message) ProgressFn
+StepProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
 
 
@@ -85,7 +86,7 @@ class CopgenEngine:
     def __init__(self, package: ModelPackage, options: RuntimeOptions | None = None) -> None:
         self.package = package
         self.options = options or RuntimeOptions()
-        self.schedule = NoiseSchedule.from_manifest(package.schedule)
+        self.schedule = NoiseSchedule.from_settings(package.schedule)
         self._denoiser: DenoiserSession | None = None
         self._tokenizers: dict[str, Tokenizer] = {}
 
@@ -221,7 +222,7 @@ class CopgenEngine:
                     cells.size, " (one observation per sample)" if per_sample else "")
         return HeldLatent(latent, cells), network
 
-    def generate(self, req: GenerationRequest, *, progress: ProgressFn | None = None,
+    def generate(self, req: GenerationRequest, *, progress: StepProgressFn | None = None,
                  cancel: CancelFn | None = None) -> GenerationResult:
         """Generate ``req.n_samples`` samples of the requested modalities for one footprint."""
         plan = self._plan(req)
