@@ -282,8 +282,14 @@ class CopgenEngine:
 
 
 class _Outputs:
-    """Decode, harmonise and de-normalise, batch by batch. Observed pixels are not copied in:
-    the caller's writer (``geo.write``'s mask) is the one guarantee that they pass through."""
+    """Decode, harmonise, de-normalise and composite, batch by batch.
+
+    Observed pixels of a partial observation are put back on the native grid
+    (``composite_observed``): a caller that resamples the samples onto another grid (the 20
+    and 60 m groups onto a 10 m target) then blends the observation, not the decoder's
+    version of it, into the gap pixels next to it. The guarantee that observed pixels of a
+    *file* pass through bit for bit is the caller's writer (``geo.write``'s mask) alone.
+    """
 
     def __init__(self, engine: CopgenEngine, plan: _Plan, req: GenerationRequest,
                  held: Mapping[str, HeldLatent], network: Mapping[str, np.ndarray]) -> None:
@@ -292,6 +298,7 @@ class _Outputs:
         self.samples: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
         self.latents: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
         self.generated: dict[str, np.ndarray] = {}
+        self.observed_values: dict[str, np.ndarray] = {}  # physical, for compositing
         self.observed_network: dict[str, np.ndarray] = {}  # network space, for harmonising
         for key in plan.outputs:
             spec = pkg.modalities[key]
@@ -300,6 +307,12 @@ class _Outputs:
             part = req.partial.get(key)
             self.generated[key] = (np.ones(spec.image_shape[1:], bool) if part is None
                                    else ~np.asarray(part.observed, dtype=bool))
+            if part is not None and req.composite_observed:
+                values = np.asarray(part.values)
+                stack = values if values.ndim == 4 else values[None]
+                if req.inputs_normalised:
+                    stack = denormalise(spec, stack.astype(np.float32))
+                self.observed_values[key] = stack  # (1 or N, C_raw, H, W) physical
             if part is not None and req.harmonise and not spec.is_categorical:
                 self.observed_network[key] = network[key]
 
@@ -316,6 +329,11 @@ class _Outputs:
                 x = x + harmonic_offset(x, held, ~self.generated[key])
             remap = req.lulc_code_remap if spec.family == "LULC" else None
             phys = denormalise(spec, x, code_remap=invert_code_remap(remap) if remap else None)
+            if key in self.observed_values:
+                obs = ~self.generated[key]
+                values = self.observed_values[key]
+                values = values if len(values) == 1 else values[rows]
+                phys[:, :, obs] = values[:, :, obs]
             self.latents[key].append(z)
             self.samples[key].append(phys)
 

@@ -68,6 +68,7 @@ class GenerationRequest:
     lulc_code_remap: Mapping[int, int] | None = None
     inpaint_margin: int = 1
     harmonise: bool = True
+    composite_observed: bool = True
 
 
 @dataclass
@@ -79,9 +80,9 @@ class GenerationResult:
       lat_lon (N, 1, 1, 2) degrees; timestamps (N, 1, 1, 3) int64 [day, month, year].
     * ``latents[key]``: (N, c, h, w) diffusion-space latents the decoder received.
     * ``generated[key]``: (H, W) bool, True where the pixel is the model's (image modalities);
-      observed pixels of a partial observation are False. Their values there are the model's
-      (decoded around the held latent), not the observation's: putting observed pixels back
-      is the writer's job, once, on the caller's grid.
+      observed pixels of a partial observation are False (and hold the observation when
+      ``composite_observed``, so resampling onto another grid blends the observation into
+      the gap edge; bit-exact pass-through of a file's pixels is the writer's mask).
     * ``latent_held[key]``: (h, w) bool, latent cells held by inpainting.
     * ``condition_latent``: ``posterior_mean`` or ``posterior_sample``, for the UI to report.
     """
