@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import Cancelled, InputError
+from ..errors import Cancelled, InputError
 from .runtime import OnnxModel, RuntimeOptions
 
 _log = logging.getLogger(__name__)

@@ -3,19 +3,25 @@
 ``run_fill(request, progress=, cancel=, log=) -> FillReport`` is the single entry point of the
 Processing algorithms and the CLI. Modules, each with one job:
 
-* ``request``   the plain request/report values (the contract with the callers)
+* ``options``   the vocabulary of the two doors: enumerations, condition table, text parsers
+* ``request``   the plain request values and their validation (the contract with the callers)
+* ``report``    the run report: counters, notes, tags, the summary both doors print
 * ``model``     which package ``request.model`` names (folder or installed model id)
 * ``inputs``    layers -> package modality keys: band layouts, S1 scale, outputs' shape
 * ``reads``     per footprint: the target's partial observation, conditions on native grids
 * ``footprint`` the plan and the footprint loop (seams held per sample)
 * ``outputs``   samples, filled and spread rasters: copy, cast, ensemble statistics
 * ``progress``  monotonic progress, cancel, messages
-* ``run``       ``run_fill``: validate, set up, run, report
+* ``gaps``      before a fill: a Sentinel-2 product as its 10 m stack, the gap sources (SCL,
+                probability, detector, buffer) as one mask, the masked fractions by cause
+* ``native``    after a product's fill: its 20 and 60 m bands also on their own grids
+* ``run``       ``run_fill``: the data flow, steps 1 to 6
 
 Conventions (what an analyst gets):
 
 * Gap = a pixel inside the raster where any named band is invalid (nodata, GDAL mask, NaN)
-  or the mask layer is non-zero. Only gap pixels are ever written; every other pixel of every
+  or the mask layer is non-zero, or a gap source (``request.gap_sources``) flags it. Only gap
+  pixels are ever written; every other pixel of every
   sample and of the filled raster is the input's, bit for bit.
 * Gapfill outputs are a drop-in replacement of the input: same bands, order, dtype, nodata,
   CRS and transform. Generated values are rounded/clipped to the dtype and never equal nodata.
@@ -44,9 +50,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .request import FillOutputs, FillReport, FillRequest, LayerInput
+from .report import FillReport, summary_lines
+from .request import FillOutputs, FillRequest, LayerInput, validate
 
-__all__ = ["FillOutputs", "FillReport", "FillRequest", "LayerInput", "run_fill"]
+__all__ = ["FillOutputs", "FillReport", "FillRequest", "LayerInput", "run_fill",
+           "summary_lines", "validate"]
 
 
 def __getattr__(name: str) -> Any:

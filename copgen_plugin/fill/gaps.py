@@ -16,7 +16,7 @@ from pathlib import Path
 
 import rasterio
 
-from ..engine.errors import Cancelled, InputError
+from ..errors import Cancelled, InputError
 from ..geo.bands import band_layout
 from ..geo.grid import RasterGrid, pixel_size_m
 from ..geo.masks import (
@@ -29,9 +29,10 @@ from ..geo.masks import (
     write_classes,
 )
 from ..geo.s2product import S2Product, is_product, open_product, write_scl, write_stack
-from .gap_sources import SCL_CLASS_NAMES, GapSources
+from .options import SCL_CLASS_NAMES, LayerModality
 from .progress import CancelFn
-from .request import FillReport, FillRequest
+from .report import FillReport
+from .request import FillRequest, GapSources
 
 _log = logging.getLogger(__name__)
 
@@ -103,8 +104,9 @@ def _resolve_product(request: FillRequest, workdir: Path, prep: PreparedGaps) ->
     if target.bands:
         prep.notes.append("the band mapping is ignored for a product: its bands are named")
     prep.sources.append(f"product: {product.describe()}")
+    family: LayerModality = "S2L1C" if product.family == "S2L1C" else "S2L2A"
     return dataclasses.replace(request, target=dataclasses.replace(
-        target, path=stack, modality=product.family, bands=None))
+        target, path=stack, modality=family, bands=None))
 
 
 def _gap_bands(request: FillRequest) -> tuple[dict[str, int], list[int]] | None:

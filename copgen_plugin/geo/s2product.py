@@ -25,7 +25,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from .bands import STANDARD_ORDERS, canonical_band
-from .meta import DateChoice, parse_date
+from .dates import DateChoice, parse_date
 
 _log = logging.getLogger(__name__)
 

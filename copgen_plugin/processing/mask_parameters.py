@@ -21,16 +21,17 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..fill.gap_sources import (
+from ..errors import InputError
+from ..fill.options import (
     DEFAULT_BUFFER_M,
     DEFAULT_PROBABILITY_THRESHOLD,
     DEFAULT_SCL_CLASSES,
     MASK_SOURCE_LABELS,
     MASK_SOURCES,
-    GapSources,
     parse_scl_classes,
     probability_threshold,
 )
+from ..fill.request import GapSources
 
 _PRODUCT_SUFFIXES = (".zip", ".json", ".xml")
 
@@ -145,8 +146,8 @@ def gap_sources_from(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         classes = parse_scl_classes(alg.parameterAsString(params, "SCL_CLASSES", context))
         threshold = probability_threshold(
             alg.parameterAsDouble(params, "PROBABILITY_THRESHOLD", context))
-    except ValueError as exc:
-        raise QgsProcessingException(str(exc)) from None
+    except InputError as exc:
+        raise QgsProcessingException(f"SCL_CLASSES / PROBABILITY_THRESHOLD: {exc}") from None
     return GapSources(
         scl=scl,
         scl_from_product=source == "scl_product" or (source == "scl" and scl is None),

@@ -19,7 +19,7 @@ from copgen_plugin.engine.cloud_detector import (
     find_model,
     work_pixel_m,
 )
-from copgen_plugin.engine.errors import Cancelled, InputError
+from copgen_plugin.errors import Cancelled, InputError
 
 pytest.importorskip("ukis_csmask", reason="the detector's models come with ukis-csmask 1.0.0 "
                     "(requirements/detector.txt)")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from copgen_plugin.engine.errors import InputError
+from copgen_plugin.errors import InputError
 from copgen_plugin.fill import run_fill
-from copgen_plugin.fill.gap_sources import DEFAULT_SCL_CLASSES, GapSources
+from copgen_plugin.fill.options import DEFAULT_SCL_CLASSES
+from copgen_plugin.fill.request import GapSources
 from tests.fill.helpers import need_cell, read, request, write_tif
 from tests.fixtures.s2_products import SIZE, build_safe, build_stac_folder, zip_safe
 
@@ -175,5 +176,5 @@ def test_cli_scl_of_a_plain_raster_is_an_error(tmp_path) -> None:
     assert "error: the SCL of the product was asked for, but INPUT is not a Sentinel-2 " \
         "product" in proc.stderr
     bad = cli("gapfill", target, "--model", "x", *outs(tmp_path), "--scl-classes", "3,12")
-    assert bad.returncode == 1 and "error: SCL class 12 does not exist" in bad.stderr
+    assert bad.returncode == 1 and "error: --scl-classes: SCL class 12 does not exist" in bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.tif"]

@@ -50,7 +50,7 @@ def test_gapfill_safe_zip_with_its_scl(copgen_plugin: Any, tiny_package: Path,
     log = feedback.textLog()
     share = (up == 9).mean() * 100
     assert f"masked: SCL class 9 (cloud high probability) {share:.2f} %" in log
-    assert "gap source: SCL of " in log and "date: 2020-07-15" in log
+    assert "gap source: SCL of " in log and "date 2020-07-15" in log
 
 
 def test_scl_layer_without_the_scl_source_is_refused(copgen_plugin: Any, tiny_package: Path,
