@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import rasterio
@@ -30,7 +31,7 @@ from .inputs import (
     setup_condition,
     setup_target,
 )
-from .model import open_package
+from .model import open_package, resolve_model
 from .outputs import SPREAD_STATISTICS, choose_nodata, copy_observed, open_writers, sample_path
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
 from .request import DEVICES, MODES, S1_SCALES, FillReport, FillRequest
@@ -100,20 +101,38 @@ def _grid_text(target: TargetSetup) -> str:
             f", {g.crs.to_string()}, origin ({g.transform.c:.6f}, {g.transform.f:.6f})")
 
 
+#: builds the object that generates and writes footprint ``i`` on ``run(i)``; it receives the
+#: keyword arguments of :class:`FootprintRunner` (scale/ passes one that runs the footprints as
+#: tasks of a Dask graph and replays their writes in scan order)
+RunnerFactory = Callable[..., FootprintRunner]
+
+
 def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
-             cancel: CancelFn | None = None, log: LogFn | None = None) -> FillReport:
+             cancel: CancelFn | None = None, log: LogFn | None = None,
+             engine: CopgenEngine | None = None,
+             runner_factory: RunnerFactory | None = None) -> FillReport:
     """Run one gap fill (``mode="gapfill"``) or generation (``"generate"``) over the target.
 
     Writes N samples (``sample_<k>.tif``), the filled raster and the spread raster, all on the
     target's grid, all or none. Raises ``InputError`` (a ``CopgenError``) for bad input and
     ``Cancelled`` when ``cancel()`` turns true (checked between footprints and solver steps);
     in both cases no output file is left behind. Inputs are only read.
+
+    ``engine``: sessions to reuse (a batch keeps one per worker; it is not closed here); its
+    package must be the one ``request.model`` names. ``runner_factory``: see ``RunnerFactory``.
     """
     started = time.monotonic()
     fb = RunFeedback(progress, cancel, log)
     validate(request)
     fb.report(0.0, "opening the model package")
-    package = open_package(request.model)
+    if engine is None:
+        package = open_package(request.model)
+    elif resolve_model(request.model) != engine.package.root.resolve():
+        raise InputError(f"the engine given holds {engine.package.root}, the request names "
+                         f"{request.model}")
+    else:
+        package = engine.package
+    own_engine = engine is None
     steps = request.steps or package.solver.steps
     report = FillReport(
         model_id=package.model_id, model_version=package.model_version,
@@ -178,9 +197,10 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
                 fb.check("while copying the observed pixels")
             fb.report(PREPARED, f"{len(fp_plan)} footprints to generate")
             if len(fp_plan):
-                engine = CopgenEngine(package, RuntimeOptions(
-                    device=request.device, intra_op_threads=request.threads or None))
-                runner = FootprintRunner(
+                if engine is None:
+                    engine = CopgenEngine(package, RuntimeOptions(
+                        device=request.device, intra_op_threads=request.threads or None))
+                runner = (runner_factory or FootprintRunner)(
                     engine=engine, target=target, conditions=conditions, fp_plan=fp_plan,
                     writers=writers, feedback=fb, mask=request.mask,
                     date=date.date if date is not None and has_time else None,
@@ -199,7 +219,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
                 outs.samples_dir.rmdir()  # only if empty: never removes anything else
         raise
     finally:
-        if engine is not None:
+        if own_engine and engine is not None:
             engine.close()
     report.outputs = {"filled": str(outs.filled), "spread": str(outs.spread),
                       "samples_dir": str(outs.samples_dir)}
