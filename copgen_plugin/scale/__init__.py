@@ -18,9 +18,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["BatchReport", "SceneResult", "read_scenes", "run_batch"]
+__all__ = ["BatchReport", "SceneResult", "batch_request", "read_scenes", "run_batch"]
 
-_HOMES = {"BatchReport": "report", "SceneResult": "report", "read_scenes": "scenes",
+_HOMES = {"BatchReport": "report", "SceneResult": "report", "batch_request": "scenes",
+          "read_scenes": "scenes",
           "run_batch": "runner"}
 
 

@@ -1,14 +1,17 @@
 """One engine (its ONNX Runtime sessions) per worker, reused by every task it runs.
 
 Creating sessions costs seconds (a real package's graphs are gigabytes), so a worker keeps
-them across scenes and footprints. The key includes the thread: a denoiser session holds
-per-call state (device buffers bound on CUDA), so two threads never share one. Run Dask
-workers with one thread each and this is one engine per worker process.
+them across scenes and footprints. A task leases an engine for the time it generates and
+gives it back: a denoiser session holds per-call state (device buffers bound on CUDA), so two
+tasks running at once never share one, and a process holds as many engines as it runs tasks
+at once (one, with one thread per Dask worker), whichever threads run them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..engine.generate import CopgenEngine
@@ -16,25 +19,31 @@ from ..engine.runtime import RuntimeOptions
 from ..fill.model import open_package, resolve_model
 from ..fill.request import FillRequest
 
-_ENGINES: dict[tuple[str, str, int, int], CopgenEngine] = {}
+_Key = tuple[str, str, int]
+_IDLE: dict[_Key, list[CopgenEngine]] = {}
 _LOCK = threading.Lock()
 
 
-def worker_engine(request: FillRequest) -> CopgenEngine:
-    """This thread's engine for the request's model, device and thread count."""
+@contextlib.contextmanager
+def leased_engine(request: FillRequest) -> Iterator[CopgenEngine]:
+    """An engine of this process for the request's model, device and thread count: an idle
+    one if there is one, else a new one; it is kept for the next task afterwards."""
     root = resolve_model(request.model)
-    key = (str(root), request.device, request.threads, threading.get_ident())
+    key = (str(root), request.device, request.threads)
     with _LOCK:
-        engine = _ENGINES.get(key)
+        idle = _IDLE.get(key)
+        engine = idle.pop() if idle else None
     if engine is None:
         engine = CopgenEngine(open_package(str(root)), RuntimeOptions(
             device=request.device, intra_op_threads=request.threads or None))
+    try:
+        yield engine
+    finally:
         with _LOCK:
-            engine = _ENGINES.setdefault(key, engine)
-    return engine
+            _IDLE.setdefault(key, []).append(engine)
 
 
 def engines_held() -> list[Path]:
-    """The packages this process holds engines for (diagnostics, tests)."""
+    """The package of each engine this process keeps (diagnostics, tests)."""
     with _LOCK:
-        return [Path(k[0]) for k in _ENGINES]
+        return [Path(key[0]) for key, engines in _IDLE.items() for _ in engines]

@@ -36,6 +36,9 @@ _log = logging.getLogger(__name__)
 
 IN_PROCESS = ("sync", "threads")
 DEFAULT_THREADS = 2
+#: a worker takes a scene when it has a free thread, not before: scenes are long, and one
+#: queued behind another on a worker that dies is rescheduled too (docs/SCALE.md)
+SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,11 @@ def _open_client(sched: Scheduler) -> tuple[Any, Any]:
                          "addresses; install it (pip install distributed) or use "
                          "--scheduler threads") from None
     if sched.kind == "local":
-        cluster = LocalCluster(n_workers=sched.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        import dask
+
+        with dask.config.set(SCHEDULER_CONFIG):
+            cluster = LocalCluster(n_workers=sched.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
         return Client(cluster), cluster
     try:
         return Client(sched.address, timeout="20s"), None

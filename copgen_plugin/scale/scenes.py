@@ -183,11 +183,25 @@ def scene_outputs(out_dir: Path, name: str) -> FillOutputs:
                        samples_dir=folder / "samples")
 
 
+def batch_request(model: str, *, modality: str = "S2L2A", s1_scale: str = "auto",
+                  code_remap: Mapping[int, int] | None = None,
+                  conditions: Sequence[LayerInput] = (), **options: Any) -> FillRequest:
+    """The options a batch shares, as the request each scene's is made from: the target's
+    modality, S1 scale and code remap, regional conditions, and ``FillRequest``'s other
+    fields (``n_samples``, ``steps``, ``seed``, ``device``, ...)."""
+    return FillRequest(mode="gapfill", target=LayerInput(Path("scene"), modality,
+                                                         s1_scale=s1_scale,
+                                                         code_remap=code_remap),
+                       outputs=scene_outputs(Path("batch"), "scene"), model=str(model),
+                       conditions=tuple(conditions), **options)
+
+
 def scene_request(base: FillRequest, scene: Scene, out_dir: Path) -> FillRequest:
     """The batch's shared request with this scene's layers, date and outputs.
 
     ``base.target`` gives the modality, S1 scale and land-cover code remap of every scene;
-    ``base.conditions`` and ``base.outputs`` are ignored."""
+    ``base.conditions`` serve every scene that has no layer of their modality (e.g. one DEM
+    for a whole region); ``base.outputs`` is replaced."""
     o = scene.options
     remap = base.target.code_remap
 
@@ -203,8 +217,10 @@ def scene_request(base: FillRequest, scene: Scene, out_dir: Path) -> FillRequest
     if same:
         raise InputError(f"scene {scene.name}: '{same[0]}' is the target's own modality "
                          f"({target.modality}); name it 'input'")
-    conditions = tuple(layer(o[opt], family) for opt, family in CONDITION_OPTIONS.items()
-                       if opt in o)
+    own = tuple(layer(o[opt], family) for opt, family in CONDITION_OPTIONS.items()
+                if opt in o)
+    given = {c.modality for c in own}
+    conditions = (*(c for c in base.conditions if c.modality not in given), *own)
     return dataclasses.replace(
         base, target=target, conditions=conditions, mask=o.get("mask"),
         date=o.get("date", base.date), outputs=scene_outputs(out_dir, scene.name))

@@ -31,7 +31,7 @@ from ..fill.progress import RunFeedback
 from ..fill.request import FillRequest
 from ..geo import FootprintPlan, read_target_window
 from ..geo.footprints import intersect_windows, window_slices
-from .engines import worker_engine
+from .engines import leased_engine
 
 _log = logging.getLogger(__name__)
 
@@ -171,10 +171,11 @@ def run_footprint(job: FootprintJob, index: int, *dep_results: str) -> str:
     samples = [canvases[s[0]] for s in job.writers if s[0].startswith("sample_")]
     writers = FillWriters(samples=samples, filled=canvases["filled"],  # type: ignore[arg-type]
                           spread=canvases["spread"])  # type: ignore[arg-type]
-    engine = worker_engine(job.request)
-    runner = FootprintRunner(engine=engine, writers=writers,
-                             feedback=RunFeedback(None, None, None), **job.runner)
-    ran = runner.run(index)
+    with leased_engine(job.request) as engine:
+        runner = FootprintRunner(engine=engine, writers=writers,
+                                 feedback=RunFeedback(None, None, None), **job.runner)
+        ran = runner.run(index)
+        providers = engine.providers
     ops_meta: list[list[Any]] = []
     arrays: dict[str, np.ndarray] = {}
     for canvas in canvases.values():
@@ -189,7 +190,7 @@ def run_footprint(job: FootprintJob, index: int, *dep_results: str) -> str:
             "nodata_class": runner.stats.nodata_class, "held_pixels": runner.held_pixels,
             "filled_holes": runner.filled_holes, "dropped": runner.dropped,
             "device": runner.device, "generated_dates": runner.generated_dates,
-            "providers": engine.providers, "pid": os.getpid()}
+            "providers": providers, "pid": os.getpid()}
     tmp = out.with_name(f"{out.stem}.partial-{secrets.token_hex(4)}.npz")
     try:
         np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)

@@ -22,7 +22,7 @@ from ..fill.model import open_package
 from ..fill.progress import CancelFn, LogFn, ProgressFn
 from ..fill.request import FillRequest
 from ..fill.run import run_fill
-from .engines import worker_engine
+from .engines import leased_engine
 from .marker import WORK_DIR, clear_stale, is_complete, request_hash, scene_folder, write_marker
 from .report import SceneResult
 from .split import SplitRunnerFactory
@@ -71,15 +71,16 @@ def run_scene(name: str, request: FillRequest, options: SceneOptions, *,
             _log.info("scene %s: removed %d stale file(s) of an unfinished attempt", name,
                       len(removed))
         factory = None
-        engine = None
-        if options.split_scene:
+        if options.split_scene:  # footprint tasks lease engines; this task only writes
             factory = SplitRunnerFactory(request, folder / WORK_DIR,
                                          local_scheduler=options.local_scheduler,
                                          workers=options.workers, gpu=options.gpu)
+            report = run_fill(request, progress=progress, cancel=cancel, log=log,
+                              runner_factory=factory)
         else:
-            engine = worker_engine(request)
-        report = run_fill(request, progress=progress, cancel=cancel, log=log, engine=engine,
-                          runner_factory=factory)
+            with leased_engine(request) as engine:
+                report = run_fill(request, progress=progress, cancel=cancel, log=log,
+                                  engine=engine)
         if factory is not None and factory.runner is not None:
             report.providers = factory.runner.providers
             result.rescheduled_footprints = factory.rescheduled
