@@ -3,7 +3,7 @@ of a run in which a worker is killed mid-scene.
 
 Runs the demo model (``resources/models/copgen-demo``) on N copies of the demo scene (a folder
 of scene folders, each a link to ``resources/demo``: s2l2a.tif with its gap, dem.tif,
-s1rtc.tif, lulc.tif), ORT at one thread per worker, one thread per worker. Figures, not
+s1rtc.tif, lulc.tif) with the demo's options, ORT at one thread, one thread per worker. Figures, not
 claims: on a 2-core machine shared with other work, two workers cannot be twice one.
 
 Usage: ``.venv/bin/python benchmarks/bench_scale.py [--scenes 4] [--samples 4] [--steps 10]
@@ -63,7 +63,7 @@ def cluster(workers: int) -> tuple[Any, float]:
     start = time.monotonic()
     with dask.config.set(SCHEDULER_CONFIG):
         c = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=None)
+                         dashboard_address=":0")
     return c, time.monotonic() - start
 
 
@@ -100,9 +100,8 @@ def main() -> None:
     scenes = read_scenes(scene_folder(args.workdir, args.scenes))
     names = [s.name for s in scenes]
     base = base_request(args.samples, args.steps)
-    print(f"bench_scale: {len(scenes)} demo scenes (144 x 192 px, one footprint each), "
-          f"{args.samples} samples, {args.steps} steps, ORT 1 thread per worker, "
-          f"{os.cpu_count()} CPU(s)")
+    print(f"bench_scale: {len(scenes)} demo scenes (192 x 144 px), {args.samples} samples, "
+          f"{args.steps} steps, ORT 1 thread per worker, {os.cpu_count()} CPU(s)")
     rows = []
     for workers in (1, 2):
         out = args.workdir / f"out_{workers}"
@@ -114,6 +113,8 @@ def main() -> None:
             c.close()
         assert report.ok, report.summary()
         rows.append((workers, startup, report))
+    first = rows[0][2].scenes[0]
+    print(f"each scene: {first.footprints_run} of {first.footprints_total} footprints run")
     print("| workers | cluster start (s) | batch (s) | scenes per minute |")
     print("|---|---|---|---|")
     for workers, startup, report in rows:

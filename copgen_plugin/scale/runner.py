@@ -36,8 +36,8 @@ _log = logging.getLogger(__name__)
 
 IN_PROCESS = ("sync", "threads")
 DEFAULT_THREADS = 2
-#: a worker takes a scene when it has a free thread, not before: scenes are long, and one
-#: queued behind another on a worker that dies is rescheduled too (docs/SCALE.md)
+#: in a large batch a worker takes a scene when it has a free thread rather than queueing
+#: several (scenes are long; docs/SCALE.md)
 SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 
@@ -166,7 +166,7 @@ def _open_client(sched: Scheduler) -> tuple[Any, Any]:
 
         with dask.config.set(SCHEDULER_CONFIG):
             cluster = LocalCluster(n_workers=sched.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     try:
         return Client(sched.address, timeout="20s"), None

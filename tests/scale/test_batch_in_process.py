@@ -77,3 +77,22 @@ def test_local_clusters_are_refused_in_process_only_mode(tmp_path: Path, package
         run_batch(two_scenes[0], base_request(package), tmp_path / "out", scheduler="local:2",
                   in_process_only=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_run_fill_refuses_an_engine_of_another_package(tmp_path: Path, package: Path,
+                                                       two_scenes: tuple[list[Scene], Path]
+                                                       ) -> None:
+    import dataclasses
+    import shutil
+
+    from copgen_plugin.fill.run import run_fill
+    from copgen_plugin.scale.engines import leased_engine
+    from copgen_plugin.scale.scenes import scene_request
+
+    other = Path(shutil.copytree(package, tmp_path / "other_package"))
+    req = scene_request(base_request(package), two_scenes[0][1], tmp_path / "out")
+    req.outputs.filled.parent.mkdir(parents=True)
+    with leased_engine(dataclasses.replace(req, model=str(other))) as engine, \
+            pytest.raises(InputError, match="the engine given holds"):
+        run_fill(req, engine=engine)
+    assert list(req.outputs.filled.parent.iterdir()) == []

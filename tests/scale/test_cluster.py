@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from copgen_plugin.scale.scenes import Scene
 from tests.scale.helpers import assert_same_outputs, base_request, scene_raster, serial
 
 distributed = pytest.importorskip("distributed")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def cluster() -> Iterator[Any]:
     import dask
 
     with dask.config.set(SCHEDULER_CONFIG), distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
         yield c
 
 
@@ -67,6 +70,7 @@ def test_four_scenes_equal_serial_runs_a_bad_scene_fails_alone_and_reruns_skip(
     assert_same_outputs(out, reference, [s.name for s in scenes])
 
 
+@pytest.mark.slow  # 2 x 16 footprints: about 30 s on 2 idle cores
 def test_split_scene_on_4x4_footprints_equals_the_sequential_scan(
         tmp_path: Path, package: Path, cluster: Any) -> None:
     # 672 px = 192 + 3 x 160: 4 x 4 footprints of 192 px overlapping by 32 px
@@ -119,3 +123,28 @@ def test_a_worker_killed_mid_scene_is_rescheduled_and_changes_nothing(
     assert report.rescheduled == 1
     assert "1 task(s) rescheduled after a lost worker" in report.summary()[-1]
     assert_same_outputs(out, reference, ["long", "short"])
+
+
+def test_cuda_scenes_go_to_the_worker_with_a_gpu_resource(
+        tmp_path: Path, package: Path, cluster: Any, client: Any) -> None:
+    """A third worker declares ``--resources GPU=1`` (as one worker per GPU does): scenes asked
+    for on CUDA run there only; the device actually used is reported (this onnxruntime has no
+    CUDA: the CPU, with the engine's warning)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+         "--nthreads", "1", "--resources", "GPU=1", "--name", "gpu0", "--no-dashboard"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(3, timeout=180)
+        gpu = [a for a, w in client.scheduler_info(n_workers=-1)["workers"].items()
+               if w["name"] == "gpu0"]
+        scenes = [Scene(f"g{k}", {"input": scene_raster(tmp_path / f"g{k}.tif", (60, 70),
+                                                        seed=k)}) for k in range(2)]
+        report = run_batch(scenes, base_request(package, device="cuda"), tmp_path / "out",
+                           scheduler=cluster.scheduler_address)
+        assert [(s.status, s.worker) for s in report.scenes] == [("done", gpu[0])] * 2
+        assert {s.device for s in report.scenes} == {"cpu"}
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
