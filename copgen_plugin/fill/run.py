@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import rasterio
 
@@ -101,10 +102,12 @@ def _grid_text(target: TargetSetup) -> str:
             f", {g.crs.to_string()}, origin ({g.transform.c:.6f}, {g.transform.f:.6f})")
 
 
-#: builds the object that generates and writes footprint ``i`` on ``run(i)``; it receives the
-#: keyword arguments of :class:`FootprintRunner` (scale/ passes one that runs the footprints as
-#: tasks of a Dask graph and replays their writes in scan order)
-RunnerFactory = Callable[..., FootprintRunner]
+#: builds the object that generates and writes footprint ``i`` on ``run(i)`` and sums up what
+#: it did (``device``, ``stats``, ``held_pixels``, ``filled_holes``, ``dropped``,
+#: ``generated_dates``), like :class:`FootprintRunner`, from FootprintRunner's keyword
+#: arguments (scale/ passes one that runs the footprints as tasks of a Dask graph and replays
+#: their writes in scan order)
+RunnerFactory = Callable[..., Any]
 
 
 def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
@@ -182,7 +185,6 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     outs = request.outputs
     created = not outs.samples_dir.exists()
     outs.samples_dir.mkdir(exist_ok=True)
-    engine: CopgenEngine | None = None
     try:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), OutputSet() as out_set:
             tags = _tags(report, request)
