@@ -43,7 +43,9 @@ def leased_engine(request: FillRequest) -> Iterator[CopgenEngine]:
             _IDLE.setdefault(key, []).append(engine)
 
 
-def engines_held() -> list[Path]:
-    """The package of each engine this process keeps (diagnostics, tests)."""
+def engines_held() -> list[tuple[Path, dict[str, list[str]]]]:
+    """Each engine this process keeps: its package and the sessions it has opened (with
+    their providers), for diagnostics and tests."""
     with _LOCK:
-        return [Path(key[0]) for key, engines in _IDLE.items() for _ in engines]
+        return [(Path(key[0]), engine.providers) for key, engines in _IDLE.items()
+                for engine in engines]

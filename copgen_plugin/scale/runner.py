@@ -138,7 +138,8 @@ class _Collector:
 
 def _run_in_process(requests: Sequence[tuple[str, FillRequest]], options: SceneOptions,
                     sched: Scheduler, collector: _Collector, cancel: CancelFn | None) -> None:
-    import dask
+    from dask.base import compute
+    from dask.delayed import delayed
 
     def one(name: str, request: FillRequest) -> None:
         if cancel is not None and cancel():
@@ -147,11 +148,11 @@ def _run_in_process(requests: Sequence[tuple[str, FillRequest]], options: SceneO
             return
         collector.add(run_scene(name, request, options, cancel=cancel))
 
-    tasks = [dask.delayed(one, pure=False)(name, req) for name, req in requests]
+    tasks = [delayed(one, pure=False)(name, req) for name, req in requests]
     if sched.kind == "sync":
-        dask.compute(*tasks, scheduler="sync")
+        compute(*tasks, scheduler="sync")
     else:
-        dask.compute(*tasks, scheduler="threads", num_workers=sched.workers)
+        compute(*tasks, scheduler="threads", num_workers=sched.workers)
 
 
 def _open_client(sched: Scheduler) -> tuple[Any, Any]:

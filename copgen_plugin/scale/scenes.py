@@ -62,10 +62,11 @@ def read_scenes(source: str | Path, *, modality: str = "S2L2A") -> list[Scene]:
     scene has an input, names are distinct folder names, keys are known."""
     text = str(source)
     path = Path(text).expanduser()
+    scenes: list[Scene]
     if path.is_dir():
-        scenes = [_folder_scene(sub, sub.name, modality)
-                  for sub in sorted(p for p in path.iterdir() if p.is_dir())]
-        scenes = [s for s in scenes if s is not None]
+        found = [_folder_scene(sub, sub.name, modality)
+                 for sub in sorted(p for p in path.iterdir() if p.is_dir())]
+        scenes = [s for s in found if s is not None]
     elif path.is_file() and path.suffix.lower() == ".json":
         scenes = _table(_load_json(path), path.parent)
     elif path.is_file() and path.suffix.lower() == ".csv":

@@ -249,15 +249,15 @@ def _writer_specs(writers: FillWriters) -> list[WriterSpec]:
 def run_graph_locally(job: FootprintJob, token: str, *, scheduler: str = "threads",
                       workers: int = 1) -> list[str]:
     """The footprint graph on dask's in-process scheduler (``sync`` or ``threads``)."""
-    import dask
-    import dask.threaded
+    from dask.local import get_sync
+    from dask.threaded import get as get_threaded
 
     keys = [f"copgen-footprint-{token}-{i}" for i in range(len(job.deps))]
     graph = {keys[i]: (run_footprint, job, i, *(keys[j] for j in d))
              for i, d in enumerate(job.deps)}
     if scheduler == "sync" or workers <= 1:
-        return list(dask.get(graph, keys))
-    return list(dask.threaded.get(graph, keys, num_workers=workers))
+        return list(get_sync(graph, keys))
+    return list(get_threaded(graph, keys, num_workers=workers))
 
 
 def run_graph_on_cluster(job: FootprintJob, token: str, *, gpu: bool = False

@@ -61,9 +61,12 @@ def test_four_scenes_equal_serial_runs_a_bad_scene_fails_alone_and_reruns_skip(
     assert not (out / "broken").exists()  # nothing left for the failed scene
     assert not report.ok and report.count("done") == 4 and report.rescheduled == 0
     assert_same_outputs(out, reference, [s.name for s in scenes])
-    # one engine per worker process, reused by every scene it ran
+    # one engine per worker process, kept with its sessions for the next scene
     held = client.run(engines_held)
     assert all(len(v) <= 1 for v in held.values()) and sum(map(len, held.values())) >= 1
+    for engines in held.values():
+        for root, sessions in engines:
+            assert root == package.resolve() and "denoiser" in sessions
 
     again = run_batch(scenes, base, out, scheduler=cluster.scheduler_address)
     assert [s.status for s in again.scenes] == ["skipped"] * 4
