@@ -1,5 +1,5 @@
-"""Batches on a Dask LocalCluster: scenes per minute with 1 and 2 workers, and the batch report
-of a run in which a worker is killed mid-scene.
+"""Batches on a Dask LocalCluster: scenes per minute with 1 and 2 workers (and 2 with
+``--split-scene``), and the batch report of a run in which a worker is killed mid-scene.
 
 Runs the demo model (``resources/models/copgen-demo``) on N copies of the demo scene (a folder
 of scene folders, each a link to ``resources/demo``: s2l2a.tif with its gap, dem.tif,
@@ -103,25 +103,27 @@ def main() -> None:
     print(f"bench_scale: {len(scenes)} demo scenes (192 x 144 px), {args.samples} samples, "
           f"{args.steps} steps, ORT 1 thread per worker, {os.cpu_count()} CPU(s)")
     rows = []
-    for workers in (1, 2):
-        out = args.workdir / f"out_{workers}"
+    for workers, split in ((1, False), (2, False), (2, True)):
+        out = args.workdir / f"out_{workers}{'_split' if split else ''}"
         shutil.rmtree(out, ignore_errors=True)
         c, startup = cluster(workers)
         try:
-            report = run_batch(scenes, base, out, scheduler=c.scheduler_address)
+            report = run_batch(scenes, base, out, scheduler=c.scheduler_address,
+                               split_scene=split)
         finally:
             c.close()
         assert report.ok, report.summary()
-        rows.append((workers, startup, report))
+        rows.append((f"{workers}{' (--split-scene)' if split else ''}", startup, report, out))
     first = rows[0][2].scenes[0]
     print(f"each scene: {first.footprints_run} of {first.footprints_total} footprints run")
     print("| workers | cluster start (s) | batch (s) | scenes per minute |")
     print("|---|---|---|---|")
-    for workers, startup, report in rows:
-        print(f"| {workers} | {startup:.1f} | {report.seconds:.1f} | "
+    for label, startup, report, _ in rows:
+        print(f"| {label} | {startup:.1f} | {report.seconds:.1f} | "
               f"{60.0 * len(report.scenes) / report.seconds:.2f} |")
-    print(f"outputs of 2 workers identical to 1 worker: "
-          f"{same_outputs(args.workdir / 'out_1', args.workdir / 'out_2', names)}")
+    for label, _, _, out in rows[1:]:
+        print(f"outputs of {label} workers identical to 1 worker: "
+              f"{same_outputs(args.workdir / 'out_1', out, names)}")
 
     out = args.workdir / "out_killed"
     shutil.rmtree(out, ignore_errors=True)
