@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import TextProgress, _add_fill_arguments, build_request
+from .cli import TextProgress, add_fill_arguments, build_request
 
 #: gapfill options that are per scene or per output file: not batch options
 _NOT_SHARED = {"input", "out_filled", "out_spread", "out_samples", "mask", "help"}
@@ -39,7 +39,7 @@ def add_batch_command(commands: Any) -> None:
     p.add_argument("--split-scene", action="store_true",
                    help="also run each scene's footprints as parallel tasks (same outputs)")
     template = argparse.ArgumentParser(add_help=False)
-    _add_fill_arguments(template, generate=False)
+    add_fill_arguments(template, generate=False)
     for action in template._actions:
         if action.dest not in _NOT_SHARED:
             p._add_action(action)
@@ -47,7 +47,7 @@ def add_batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .engine.errors import CopgenError
+    from .errors import CopgenError
     from .scale import read_scenes, run_batch
 
     logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)

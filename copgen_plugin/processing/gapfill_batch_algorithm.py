@@ -7,7 +7,6 @@ the QGIS binary, so a scheduler that spawns Python processes would start QGIS ag
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,11 @@ from qgis.core import (
 )
 
 from .. import deps
-from ..engine.errors import CopgenError
-from ..fill.request import DEVICES, LAYER_MODALITIES, FillRequest
+from ..errors import CopgenError, InputError
+from ..fill.options import DEVICES, LAYER_LABELS, LAYER_MODALITIES, SPREAD_STATISTICS, parse_date
+from ..fill.request import FillRequest
 from .base import CopgenAlgorithm
-from .fill_parameters import DEFAULT_MODEL, MODALITY_LABELS, SPREAD_STATISTICS
+from .fill_parameters import DEFAULT_MODEL
 
 
 class GapfillBatchAlgorithm(CopgenAlgorithm):
@@ -82,7 +82,7 @@ class GapfillBatchAlgorithm(CopgenAlgorithm):
             "columns name, input, dem, s1, lulc, s2l1c, s2l2a, cloud_mask, mask, date, bands, "
             "nodata (relative paths are relative to the table).")
         add(QgsProcessingParameterEnum("INPUT_MODALITY", "Modality of the scenes' layers",
-                                       options=list(MODALITY_LABELS), defaultValue=0),
+                                       options=list(LAYER_LABELS), defaultValue=0),
             "Which Copernicus product every scene's input layer holds.")
         add(QgsProcessingParameterString("MODEL", "Model package (folder or model id)",
                                          defaultValue=DEFAULT_MODEL),
@@ -141,12 +141,10 @@ class GapfillBatchAlgorithm(CopgenAlgorithm):
                       ) -> FillRequest:
         from ..scale.scenes import batch_request
 
-        text = self.parameterAsString(parameters, "DATE", context).strip()
         try:
-            date = dt.date.fromisoformat(text[:10]) if text else None
-        except ValueError as exc:
-            raise QgsProcessingException(f"DATE: '{text}' is not a date like 2021-06-01"
-                                         ) from exc
+            date = parse_date(self.parameterAsString(parameters, "DATE", context))
+        except InputError as exc:
+            raise QgsProcessingException(f"DATE: {exc}") from exc
         family = LAYER_MODALITIES[self.parameterAsEnum(parameters, "INPUT_MODALITY", context)]
         return batch_request(
             self.parameterAsString(parameters, "MODEL", context).strip() or DEFAULT_MODEL,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.package import ModelPackage
-from ..fill.outputs import sample_path
 from ..fill.request import FillRequest
 
 MARKER = ".copgen-complete.json"
@@ -38,7 +37,7 @@ def output_paths(request: FillRequest) -> list[Path]:
     """Every file a finished scene holds: filled, spread and the N samples."""
     outs = request.outputs
     return [outs.filled, outs.spread,
-            *(sample_path(outs.samples_dir, k) for k in range(1, request.n_samples + 1))]
+            *(outs.sample(k) for k in range(1, request.n_samples + 1))]
 
 
 def _file_id(path: Path | None) -> Any:

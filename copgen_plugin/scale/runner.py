@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import InputError
+from ..errors import InputError
 from ..fill.progress import CancelFn, LogFn, ProgressFn
 from ..fill.request import FillRequest
 from .report import BatchReport, SceneResult

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import glob
 import json
 import re
@@ -30,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cli import CONDITION_OPTIONS
-from ..engine.errors import InputError
+from ..errors import InputError
+from ..fill.options import CONDITIONS, LayerModality, S1ScaleChoice, parse_date
 from ..fill.request import FillOutputs, FillRequest, LayerInput
 
 #: per-scene options that name a layer file
-PATH_KEYS = ("input", "mask", *CONDITION_OPTIONS)
+PATH_KEYS = ("input", "mask", *(slot.option for slot in CONDITIONS))
 #: per-scene options that are values
 VALUE_KEYS = ("date", "bands", "nodata")
 SCENE_KEYS = ("name", *PATH_KEYS, *VALUE_KEYS)
@@ -163,10 +162,9 @@ def _scene(name: str, row: Mapping[str, Any], base: Path, where: str) -> Scene:
             options[key] = (p if p.is_absolute() else base / p).resolve()
         elif key == "date":
             try:
-                options[key] = dt.date.fromisoformat(str(value).strip()[:10])
-            except ValueError:
-                raise InputError(f"scenes: {where}: date {value!r} is not like 2021-06-01"
-                                 ) from None
+                options[key] = parse_date(str(value))
+            except InputError as exc:
+                raise InputError(f"scenes: {where}: date: {exc}") from None
         elif key == "nodata":
             try:
                 options[key] = float(value)
@@ -184,7 +182,8 @@ def scene_outputs(out_dir: Path, name: str) -> FillOutputs:
                        samples_dir=folder / "samples")
 
 
-def batch_request(model: str, *, modality: str = "S2L2A", s1_scale: str = "auto",
+def batch_request(model: str, *, modality: LayerModality = "S2L2A",
+                  s1_scale: S1ScaleChoice = "auto",
                   code_remap: Mapping[int, int] | None = None,
                   conditions: Sequence[LayerInput] = (), **options: Any) -> FillRequest:
     """The options a batch shares, as the request each scene's is made from: the target's
@@ -206,20 +205,20 @@ def scene_request(base: FillRequest, scene: Scene, out_dir: Path) -> FillRequest
     o = scene.options
     remap = base.target.code_remap
 
-    def layer(path: Path, family: str, **extra: Any) -> LayerInput:
+    def layer(path: Path, family: LayerModality, **extra: Any) -> LayerInput:
         return LayerInput(path=path, modality=family, s1_scale=base.target.s1_scale,
                           code_remap=remap if family == "LULC" else None, **extra)
 
     target = dataclasses.replace(base.target, path=scene.input,
                                  bands=o.get("bands", base.target.bands),
                                  nodata=o.get("nodata", base.target.nodata))
-    same = [opt for opt, family in CONDITION_OPTIONS.items()
-            if opt in o and family == target.modality]
+    same = [slot.option for slot in CONDITIONS
+            if slot.option in o and slot.family == target.modality]
     if same:
         raise InputError(f"scene {scene.name}: '{same[0]}' is the target's own modality "
                          f"({target.modality}); name it 'input'")
-    own = tuple(layer(o[opt], family) for opt, family in CONDITION_OPTIONS.items()
-                if opt in o)
+    own = tuple(layer(o[slot.option], slot.family) for slot in CONDITIONS
+                if slot.option in o)
     given = {c.modality for c in own}
     conditions = (*(c for c in base.conditions if c.modality not in given), *own)
     return dataclasses.replace(

@@ -26,11 +26,11 @@ import numpy as np
 from rasterio.windows import Window
 
 from ..fill.footprint import FootprintRunner
-from ..fill.outputs import FillWriters, WriteStats, inside_mask
+from ..fill.outputs import FillWriters, inside_mask
 from ..fill.progress import RunFeedback
+from ..fill.report import WriteStats
 from ..fill.request import FillRequest
-from ..geo import FootprintPlan, read_target_window
-from ..geo.footprints import intersect_windows, window_slices
+from ..geo import FootprintPlan, intersect_windows, read_target_window, window_slices
 from .engines import leased_engine
 
 _log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 from ..fill.model import open_package
 from ..fill.progress import CancelFn, LogFn, ProgressFn
 from ..fill.request import FillRequest

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from copgen_plugin.engine.errors import InputError
+from copgen_plugin.errors import InputError
 from copgen_plugin.scale.runner import run_batch
 from copgen_plugin.scale.scenes import Scene
 from tests.scale.helpers import assert_same_outputs, base_request, scene_raster, serial

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError
+from copgen_plugin.errors import InputError
 from copgen_plugin.fill.model import open_package
 from copgen_plugin.fill.request import LayerInput
 from copgen_plugin.scale.marker import (
@@ -82,7 +82,7 @@ def test_json_csv_and_glob_tables(tmp_path: Path) -> None:
     ([{"name": "a", "input": "a.tif"}, {"name": "a", "input": "b.tif"}], "used twice"),
     ([{"name": "../up", "input": "a.tif"}], "not a plain folder name"),
     ([{"dem": "a.tif"}], "has no 'input'"),
-    ([{"input": "a.tif", "date": "June"}], "is not like 2021-06-01"),
+    ([{"input": "a.tif", "date": "June"}], "date: 'June' is not a date like 2021-06-01"),
     ({"input": "a.tif"}, "must hold a JSON list"),
 ])
 def test_bad_tables_say_what_is_wrong(tmp_path: Path, rows: object, message: str) -> None:
