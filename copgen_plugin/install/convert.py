@@ -131,7 +131,8 @@ def install_from_checkpoints(
                 fill_graph(tpl, precision, graph, staging, values, between)
                 log.info("filled %s (%d tensors)", graph.file, len(graph.tensors))
         weights = {}
-        for i, (role, path) in enumerate(sorted(files.items())):
+        roles = weight_roles(tpl, precision)
+        for i, (source, path) in enumerate(sorted(files.items())):
             if stop():
                 raise Cancelled("model installation cancelled")
             report(0.85 + 0.05 * i / len(files), f"hashing {path.name}")
@@ -139,7 +140,7 @@ def install_from_checkpoints(
                                       "bytes": path.stat().st_size}
             if sources and str(path) in sources:
                 record["source"] = sources[str(path)]
-            weights[role] = record
+            weights[roles.get(source, source)] = record
         report(0.9, "writing the manifest")
         write_manifest(tpl, precision, staging, weights)
         report(0.92, "verifying the package")
@@ -152,6 +153,16 @@ def install_from_checkpoints(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def weight_roles(tpl: Template, precision: str) -> dict[str, str]:
+    """Source -> role in the manifest's ``weights`` (as models.export writes it): ``denoiser``
+    for the backbone, the modality key for a VAE folder (from its ``encoder_<key>.onnx``)."""
+    roles = {BACKBONE: "denoiser"}
+    for graph in tpl.graphs(precision):
+        if graph.file.startswith("encoder_") and graph.tensors:
+            roles[graph.tensors[0].source] = graph.file[len("encoder_"):-len(".onnx")]
+    return roles
 
 
 def write_manifest(tpl: Template, precision: str, package: Path,

@@ -48,10 +48,12 @@ def test_installed_package_equals_the_torch_export(tiny_template: Path, checkpoi
                   "model_id", "config", "precision", "footprint_m"):
         assert manifest[field] == reference[field], field
     weights = manifest["weights"]
-    assert weights["backbone"]["sha256"] == sha256_file(backbone)
-    assert weights["backbone"]["source"] == "https://example.org/copgen-base@abc123"
-    for folder, path in vae_files(checkpoints).items():
-        assert weights[folder]["sha256"] == sha256_file(path)
+    assert set(weights) == set(reference["weights"])  # roles: denoiser + image keys
+    assert weights["denoiser"]["sha256"] == sha256_file(backbone)
+    assert weights["denoiser"]["source"] == "https://example.org/copgen-base@abc123"
+    for key, folder in VAE_FOLDERS.items():
+        assert weights[key]["sha256"] == sha256_file(vae_files(checkpoints)[folder])
+        assert weights[key]["sha256"] == reference["weights"][key]["sha256"]
     assert set(manifest["files"]) == {p.name for p in installed.iterdir()} - {"manifest.json"}
     assert steps[-1][0] == 1.0 and all(0 <= f <= 1 for f, _ in steps)
     assert _leftovers(tmp_path) == []
