@@ -126,7 +126,9 @@ class Matcher:
 
     @staticmethod
     def _digest(arr: np.ndarray) -> bytes:
-        return hashlib.sha1(np.sort(arr.ravel()).tobytes()).digest()
+        """Order-free fingerprint; + 0 turns -0.0 into 0.0, which sort would order at random
+        (fp16 casts round a few tiny weights to signed zeros)."""
+        return hashlib.sha1(np.sort(arr.ravel() + arr.dtype.type(0)).tobytes()).digest()
 
     def _by_digest(self, dtype: str) -> dict[bytes, list[str]]:
         if dtype not in self._index:
