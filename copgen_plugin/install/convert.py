@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import Cancelled, CheckpointError, InstallError
 from ..engine.verify import sha256_of
+from ..errors import Cancelled, CheckpointError, InstallError
 from .checkpoints import StateDict, open_state_dict
 from .templates import BACKBONE, Template, TensorSlot, fill_graph, load_template
 

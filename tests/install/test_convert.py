@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from copgen_plugin.engine.errors import Cancelled, CheckpointError, InstallError
 from copgen_plugin.engine.package import load_package
 from copgen_plugin.engine.verify import sha256_of
+from copgen_plugin.errors import Cancelled, CheckpointError, InstallError
 from copgen_plugin.install.convert import install_from_checkpoints, required_vaes
 from models.export import main as export_main
 from models.locate import NNET_FILE
