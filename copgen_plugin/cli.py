@@ -4,6 +4,7 @@
     python -m copgen_plugin gapfill INPUT --model M --out-filled F --out-spread S
                                     --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
+    python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
 bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
@@ -22,6 +23,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
+from .install import deps
+from .install.command import add_install_command
+from .install.sitedir import activate
 
 if TYPE_CHECKING:  # the fill package imports rasterio: only when a fill command runs
     from .fill.request import FillReport, FillRequest
@@ -266,10 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fill_arguments(commands.add_parser(
         "generate", help="generate a whole modality on a reference grid from conditions"),
         generate=True)
+    add_install_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    activate()  # the plugin's dependency folder, as at plugin load
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ModuleNotFoundError as exc:  # a run-time package missing: the install hint instead
+        status = deps.check()
+        if (exc.name or "").split(".")[0] not in deps.RUNTIME_MODULES or status.ok:
+            raise
+        print(f"error: {status.message()}", file=sys.stderr)
+        return 1
