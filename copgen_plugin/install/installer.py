@@ -179,7 +179,7 @@ def install(options: InstallOptions, *, log: LogFn = logger.info,
         step(0.3, f"installing {len(pins)} packages: {' '.join(pins) or 'none'}")
         if pins:
             run = run_pip(info.executable,
-                          ["install", "--target", str(staging), "--no-deps",
+                          ["install", "--target", str(staging), "--no-deps", "--no-compile",
                            "--ignore-requires-python", "--progress-bar", "off",
                            *index_args(options), *pins], log=log, cancel=cancel)
             if run.returncode != 0:

@@ -70,6 +70,11 @@ class InstallDependenciesAlgorithm(CopgenAlgorithm):
                                            behavior=QgsProcessingParameterFile.Folder)
         force = QgsProcessingParameterBoolean(self.FORCE, "Reinstall even if complete",
                                               defaultValue=False)
+        index.setHelp("A mirror or private index; pip's configuration (pip.conf, PIP_INDEX_URL, "
+                      "proxies) applies when empty.")
+        links.setHelp("A folder of wheels made with `pip download` for this Python; without an "
+                      "index URL nothing else is asked (offline install).")
+        force.setHelp("Install again into a fresh folder even if the current one is complete.")
         for param in (index, links, force):
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(param)
