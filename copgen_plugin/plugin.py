@@ -50,7 +50,7 @@ class CopgenPlugin:
         status = deps.check()
         if not status.ok:
             bar = self.iface.messageBar()
-            item = bar.createMessage("COP-GEN", status.message().split(". Install")[0] + ".")
+            item = bar.createMessage("COP-GEN", status.summary())
             button = QPushButton("Install dependencies...")
             button.clicked.connect(self.show_install_dialog)
             item.layout().addWidget(button)

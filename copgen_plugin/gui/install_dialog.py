@@ -133,7 +133,7 @@ class InstallDialog(QDialog):
         self.state.setText(
             f"Dependency folder: {site.path} ({site.state()}).\n"
             + ("All run-time packages import." if status.ok
-               else status.message().split(". Install")[0] + "."))
+               else status.summary()))
 
     def options(self) -> Any:
         from ..install.installer import InstallOptions

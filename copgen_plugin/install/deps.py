@@ -85,17 +85,19 @@ class DependencyStatus:
     def ok(self) -> bool:
         return not self.missing and not self.too_old
 
-    def message(self) -> str:
-        """A sentence for canExecute(), the CLI and error dialogs; empty when all is well."""
-        if self.ok:
-            return ""
+    def summary(self) -> str:
+        """What is wrong, in one sentence (empty when all is well)."""
         parts = []
         if self.missing:
             parts.append(f"COP-GEN needs the Python package(s) {', '.join(self.missing)}, "
                          f"which this Python ({sys.version.split()[0]}) cannot import")
         if self.too_old:
             parts.append(f"these are too old: {', '.join(self.too_old)}")
-        return "; ".join(parts) + ". " + INSTALL_HINT
+        return "; ".join(parts) + "." if parts else ""
+
+    def message(self) -> str:
+        """The summary plus where to install: for canExecute(), the CLI and error dialogs."""
+        return f"{self.summary()} {INSTALL_HINT}" if not self.ok else ""
 
 
 def check(modules: tuple[str, ...] = RUNTIME_MODULES) -> DependencyStatus:

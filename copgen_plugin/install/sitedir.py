@@ -113,17 +113,18 @@ class SiteDir:
 
     def finish_pending(self) -> None:
         """Swap in an install parked by swap_in, before anything is imported from the folder."""
-        if self.pending.is_dir() and self.marker(self.pending) is not None:
-            try:
-                self.swap_in_pending()
-            except OSError as exc:
-                log.warning("cannot activate the pending install %s: %s", self.pending, exc)
-
-    def swap_in_pending(self) -> None:
+        if not self.pending.is_dir() or self.marker(self.pending) is None:
+            return
         old = self.root / f"{self.key}.old-{os.getpid()}-{int(time.time())}"
-        if self.path.exists():
-            self.path.rename(old)
-        self.pending.rename(self.path)
+        try:
+            if self.path.exists():
+                self.path.rename(old)
+            self.pending.rename(self.path)
+        except OSError as exc:
+            log.warning("cannot activate the pending install %s: %s", self.pending, exc)
+            if old.exists() and not self.path.exists():
+                old.rename(self.path)
+            return
         shutil.rmtree(old, ignore_errors=True)
 
     def activate(self) -> bool:
