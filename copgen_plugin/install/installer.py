@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.errors import CopgenError
-from .deps import RUNTIME_MODULES
+from .deps import RUNTIME_MODULES, parse_version
 from .interpreter import PythonInfo, find_python
 from .pip_runner import CancelFn, LogFn, PipError, explain, run_pip
 from .plan import Plan, make_plan
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 DEFAULT_INDEX = "https://pypi.org/simple"
 VERIFY_TIMEOUT_S = 180
+MIN_PIP = (22, 2)  # pip install --dry-run --report
 
 
 class InstallError(CopgenError):
@@ -156,6 +157,10 @@ def install(options: InstallOptions, *, log: LogFn = logger.info,
     if not info.pip:
         raise InstallError(f"{info.executable} has no pip. On Debian/Ubuntu: `sudo apt install "
                            "python3-pip`; on Windows add python3-pip with the OSGeo4W setup")
+    if parse_version(info.pip) < MIN_PIP:
+        raise InstallError(f"the pip of {info.executable} is {info.pip}; the installer needs pip "
+                           f"{'.'.join(map(str, MIN_PIP))} or newer (for --dry-run --report): "
+                           "update QGIS, or pip with your system's package manager")
     plan = make_plan(options.flavour, numpy_version=info.numpy)
     site = SiteDir(deps_root(), info.key)
     step(0.05, f"Python {info.version} ({info.executable}), numpy {info.numpy or 'none'}; "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from copgen_plugin.install.deps import parse_version
 from copgen_plugin.install.interpreter import find_python, python_key
 from copgen_plugin.install.plan import PlanError, choose_flavour, make_plan
 from tests.install.helpers import fake_nvidia_smi
@@ -61,3 +62,11 @@ def test_the_interpreter_found_is_this_python(monkeypatch: pytest.MonkeyPatch,
     assert info is not None and info.key == python_key()
     assert info.executable != bogus and f"{bogus}: does not run" in tried
     assert info.numpy and info.pip
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1.4.4", (1, 4, 4)), ("1.32.0", (1, 32, 0)), ("2.13.0+cpu", (2, 13, 0)),
+    ("1.5.0rc1", (1, 5, 0)), ("0.36.2.dev3", (0, 36, 2)), ("23.0.1", (23, 0, 1)), ("", ()),
+])
+def test_versions_compare_by_release_numbers(text: str, expected: tuple[int, ...]) -> None:
+    assert parse_version(text) == expected
