@@ -123,7 +123,7 @@ def _resolve(info: PythonInfo, plan: Plan, options: InstallOptions, log: LogFn,
         reqs.write_text("\n".join(plan.requirements) + "\n", encoding="utf-8")
         cons.write_text(plan.constraints_text(), encoding="utf-8")
         run = run_pip(info.executable,
-                      ["install", "--dry-run", "--ignore-requires-python", "--report",
+                      ["install", "--dry-run", "--report",
                        str(report), "--progress-bar", "off", "-c", str(cons), "-r", str(reqs),
                        *index_args(options)], log=log, cancel=cancel)
         if run.returncode != 0 or not report.is_file():
@@ -185,7 +185,7 @@ def install(options: InstallOptions, *, log: LogFn = logger.info,
         if pins:
             run = run_pip(info.executable,
                           ["install", "--target", str(staging), "--no-deps", "--no-compile",
-                           "--ignore-requires-python", "--progress-bar", "off",
+                           "--progress-bar", "off",
                            *index_args(options), *pins], log=log, cancel=cancel)
             if run.returncode != 0:
                 raise PipError(explain(run, index=_index_text(options),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.errors import CopgenError
 from ..model_store import user_data_dir
 from .interpreter import python_key
 
@@ -37,6 +38,39 @@ def deps_root() -> Path:
     """Parent of the per-Python folders (``$COPGEN_DEPS_DIR`` overrides it)."""
     env = os.environ.get("COPGEN_DEPS_DIR")
     return Path(env).expanduser() if env else user_data_dir() / "site-packages"
+
+
+class BusyError(CopgenError):
+    """Another process is installing into the same dependency folder."""
+
+
+def _staging_pid(folder: Path) -> int | None:
+    try:
+        return int(folder.name.split(".staging-", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if process `pid` exists (a staging folder's owner may still be writing it)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -78,8 +112,16 @@ class SiteDir:
         return "ok"
 
     def new_staging(self) -> Path:
-        """A fresh staging folder; stale ones of killed installs are removed first."""
+        """A fresh staging folder; those of killed installs are removed first.
+
+        Raises BusyError while another live process is installing for the same Python.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        for other in self.root.glob(f"{self.key}.staging-*"):
+            pid = _staging_pid(other)
+            if pid is not None and pid != os.getpid() and pid_alive(pid):
+                raise BusyError(f"another install of the COP-GEN dependencies is running "
+                                f"(process {pid}, {other}): wait for it to finish")
         for stale in self.root.glob(f"{self.key}.staging-*"):
             log.info("removing the unfinished install %s", stale)
             shutil.rmtree(stale, ignore_errors=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from copgen_plugin.install.sitedir import MARKER, SiteDir
+from copgen_plugin.install.sitedir import MARKER, BusyError, SiteDir, pid_alive
 
 
 def _complete(site: SiteDir, folder: Path, digest: str) -> None:
@@ -46,3 +47,19 @@ def test_pending_install_replaces_the_active_one_at_the_next_load(
     assert site.marker()["requirements_hash"] == "new"  # type: ignore[index]
     assert (site.path / "pkg.py").read_text() == "WHERE = 'cp311-cp311-win_amd64.pending'\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [site.key]
+
+
+def test_a_live_install_is_not_swept_a_dead_one_is(tmp_path: Path) -> None:
+    site = SiteDir(tmp_path, "cp311-cp311-linux_x86_64")
+    with subprocess.Popen(["sleep", "30"]) as live:
+        busy = tmp_path / f"{site.key}.staging-{live.pid}-1"
+        busy.mkdir()
+        with pytest.raises(BusyError, match=f"process {live.pid}"):
+            site.new_staging()
+        assert busy.is_dir()
+        live.kill()
+    dead_pid = live.pid  # reaped by the with-block: no such process any more
+    assert not pid_alive(dead_pid)
+    busy.rename(tmp_path / f"{site.key}.staging-{dead_pid}-2")
+    fresh = site.new_staging()
+    assert [p.name for p in tmp_path.iterdir()] == [fresh.name]
