@@ -19,7 +19,9 @@ import pytest
 from copgen_plugin.install.installer import InstallOptions, install
 from copgen_plugin.install.pip_runner import PipError
 from copgen_plugin.install.sitedir import MARKER, SiteDir
-from tests.install.helpers import REPO, clean_pip_environ
+from tests.install.pip_helpers import REPO, bare_python, clean_pip_environ, pip_clean, wheelhouse
+
+__all__ = ["bare_python", "pip_clean", "wheelhouse"]  # fixtures used here
 
 USE_FOLDER = """
 import json, sys, numpy, onnxruntime, rasterio

@@ -9,7 +9,7 @@ import pytest
 from copgen_plugin.install.deps import parse_version
 from copgen_plugin.install.interpreter import find_python, python_key
 from copgen_plugin.install.plan import PlanError, choose_flavour, make_plan
-from tests.install.helpers import fake_nvidia_smi
+from tests.install.pip_helpers import fake_nvidia_smi
 
 GPU_LIST = "GPU 0: NVIDIA H200 (UUID: GPU-1b2c3d4e-0000-1111-2222-333344445555)"
 

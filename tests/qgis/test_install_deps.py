@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from qgis_env import PLUGIN_NAME, QGIS_PYTHON_PLUGINS, make_plugins_dir, subprocess_env
 
-from tests.install.helpers import PIP_VARS, bare_python, wheelhouse
+from tests.install.pip_helpers import PIP_VARS, bare_python, wheelhouse
 
 __all__ = ["bare_python", "wheelhouse"]
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qgis_env import QGIS_PYTHON_PLUGINS, make_plugins_dir
 
-from tests.install.helpers import bare_python, clean_pip_environ
+from tests.install.pip_helpers import bare_python, clean_pip_environ
 
 __all__ = ["bare_python"]
 

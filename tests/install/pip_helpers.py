@@ -1,5 +1,6 @@
-"""Helpers and fixtures of the installer tests: a cached local wheel folder, the bare QGIS
-Python, a clean pip environment (the wheel folder must be the only source), a fake nvidia-smi."""
+"""Fixtures and helpers of the dependency installer tests (test modules import them): a cached
+local wheel folder, the bare QGIS Python, a clean pip environment (the wheel folder must be the
+only source), a fake nvidia-smi."""
 
 from __future__ import annotations
 
