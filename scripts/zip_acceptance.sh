@@ -17,8 +17,6 @@
 # Env:   COPGEN_ACCEPT_DIR       work folder
 #        COPGEN_WHEELHOUSE       a folder of wheels for QGIS's Python (default: build/wheelhouse/
 #                                <python key>, made once with `pip download`; needs PyPI once)
-#        COPGEN_ACCEPT_MODEL     MODEL of copgen:download_model (default copgen-base)
-#        COPGEN_ACCEPT_DL_ARGS   extra KEY=VALUE parameters of copgen:download_model
 #        COPGEN_ACCEPT_SAMPLES / COPGEN_ACCEPT_STEPS   gap fill size (default 2 samples, 4 steps)
 set -uo pipefail
 
@@ -103,48 +101,58 @@ fi
 echo "[accept] after: missing $(json_get "$work/out/diagnostics_after.json" MISSING_DEPENDENCIES); deps $(json_get "$work/out/diagnostics_after.json" DEPS_STATE)"
 
 # 4. the official-layout checkpoints on a fake hub, and copgen:download_model -----------------
+# Written against the hub branch (tests/install/fake_hub.py, models/templates.py, the TEMPLATE
+# parameter of copgen:download_model); before that branch is merged this step fails and says so.
 begin "copgen:download_model from a fake hub (official layout, tiny weights)"
-# PLACEHOLDER until the hub branch (copgen_plugin/hub.py, tests/models/fake_hub.py) lands: the
-# fake hub below serves the official repository pair with the parity kit's tiny checkpoints;
-# how copgen:download_model is told that the pair holds the tiny configuration is the hub
-# branch's to define (COPGEN_ACCEPT_MODEL / COPGEN_ACCEPT_DL_ARGS, e.g. CONFIG=tiny).
 cd "$root"
-"$py" - "$work/checkpoints" "$work/hub.url" >"$work/hub.log" 2>&1 <<'EOF' &
-import sys, threading
+package=""
+if [ ! -f "$root/tests/install/fake_hub.py" ] || [ ! -f "$root/models/templates.py" ]; then
+  record FAIL "model downloaded and installed" "the hub branch is not merged (tests/install/fake_hub.py, models/templates.py)"
+else
+  # the developer side (torch): the tiny graph template the official route fills, and the
+  # checkpoint files laid out as mespinosami/copgen-base + mespinosami/copgen-vaes publish them
+  "$py" - "$work/checkpoints" "$work/template" >"$work/template.log" 2>&1 <<'EOF'
+import sys
 from pathlib import Path
-from tests.models.fake_hub import FakeHub
+from models.templates import build_template
 from tests.models.layouts import kit_checkpoint_dir
 
-tree = kit_checkpoint_dir(Path(sys.argv[1]))
+kit_checkpoint_dir(Path(sys.argv[1]))
+build_template(Path(sys.argv[2]), "tiny", precisions=("fp32",))
+EOF
+  "$py" - "$work/checkpoints" "$work/hub.url" >"$work/hub.log" 2>&1 <<'EOF' &
+import sys, threading
+from pathlib import Path
+from tests.install.fake_hub import FakeHub
+
+tree = Path(sys.argv[1])
 repos = {"mespinosami/copgen-base": {"500000_nnet_ema.pth": (tree / "500000_nnet_ema.pth").read_bytes()},
          "mespinosami/copgen-vaes": {p.relative_to(tree / "vae").as_posix(): p.read_bytes()
                                      for p in sorted((tree / "vae").rglob("*.pth"))}}
-url = FakeHub(repos=repos).start()
+url = FakeHub(repos).start()
 Path(sys.argv[2]).write_text(url)
 print("fake hub at", url, flush=True)
 threading.Event().wait()
 EOF
-hub_pid=$!
-trap 'kill $hub_pid 2>/dev/null' EXIT
-for _ in $(seq 1 120); do [ -s "$work/hub.url" ] && break; sleep 0.5; done
-package=""
-if [ -s "$work/hub.url" ]; then
-  # shellcheck disable=SC2086  # COPGEN_ACCEPT_DL_ARGS is a list of KEY=VALUE words
-  if HF_ENDPOINT=$(cat "$work/hub.url") HF_HUB_CACHE="$work/hf-cache" \
-     "$qp" run copgen:download_model --json -- "MODEL=${COPGEN_ACCEPT_MODEL:-copgen-base}" \
-       ${COPGEN_ACCEPT_DL_ARGS:-} >"$work/out/download.json" 2>"$work/out/download.err"; then
+  hub_pid=$!
+  trap 'kill $hub_pid 2>/dev/null' EXIT
+  for _ in $(seq 1 120); do [ -s "$work/hub.url" ] && break; sleep 0.5; done
+  if [ ! -s "$work/hub.url" ] || [ -z "$(ls "$work/template" 2>/dev/null)" ]; then
+    record FAIL "model downloaded and installed" "no fake hub or no template: $work/hub.log, $work/template.log"
+  elif HF_HUB_CACHE="$work/hf-cache" "$qp" run copgen:download_model --json -- \
+       "ENDPOINT=$(cat "$work/hub.url")" "TEMPLATE=$work/template" \
+       >"$work/out/download.json" 2>"$work/out/download.err"; then
     package=$(json_get "$work/out/download.json" PACKAGE)
     record PASS "model downloaded and installed" "$package ($(du -sh "$package" | cut -f1))"
   else
     record FAIL "model downloaded and installed" "$(why "$work/out/download.err")"
   fi
-else
-  record FAIL "model downloaded and installed" "the fake hub did not start: $work/hub.log"
 fi
 
 # 5. the reference package from the same checkpoints (torch) ---------------------------------
 begin "python -m models.export of the same checkpoints"
-if [ -d "$work/checkpoints" ] && "$py" -m models.export --checkpoint-dir "$work/checkpoints" \
+[ -d "$work/checkpoints" ] || "$py" -c 'import sys; from pathlib import Path; from tests.models.layouts import kit_checkpoint_dir; kit_checkpoint_dir(Path(sys.argv[1]))' "$work/checkpoints"
+if "$py" -m models.export --checkpoint-dir "$work/checkpoints" \
      --config tiny --out "$work/export" >"$work/export.log" 2>&1; then
   record PASS "reference package exported" "$work/export"
 else
