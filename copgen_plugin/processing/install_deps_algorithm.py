@@ -95,10 +95,12 @@ class InstallDependenciesAlgorithm(CopgenAlgorithm):
             index_url=self.parameterAsString(parameters, self.INDEX_URL, context).strip() or None,
             find_links=Path(links) if links else None,
             force=self.parameterAsBool(parameters, self.FORCE, context))
+        def progress(fraction: float, text: str) -> None:
+            feedback.setProgress(100.0 * fraction)
+            feedback.setProgressText(text)
+
         try:
-            result = install(options, log=feedback.pushConsoleInfo,
-                             progress=lambda f, msg: (feedback.setProgress(100.0 * f),
-                                                      feedback.setProgressText(msg)),
+            result = install(options, log=feedback.pushConsoleInfo, progress=progress,
                              cancel=feedback.isCanceled)
         except Cancelled as exc:
             raise QgsProcessingException(f"{exc}; the previous dependency folder is "
