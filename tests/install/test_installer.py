@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from copgen_plugin.engine.errors import Cancelled
 from copgen_plugin.install.installer import InstallOptions, install
 from copgen_plugin.install.pip_runner import PipError
 from copgen_plugin.install.sitedir import MARKER, SiteDir
@@ -179,3 +180,18 @@ def test_cli_without_run_time_packages_says_how_to_install(bare_python: Path,
                                   "rasterio, huggingface_hub")
     assert "python -m copgen_plugin install-deps" in proc.stderr
     assert not list(tmp_path.glob("*.tif")) and not (tmp_path / "samples").exists()
+
+
+def test_cancel_during_pip_stops_it_and_leaves_nothing(wheelhouse: Path, bare_python: Path,
+                                                       pip_clean: Path) -> None:
+    started: list[str] = []
+
+    def log(line: str) -> None:
+        if line.startswith("$ ") and "--target" in line:
+            started.append(line)
+
+    with pytest.raises(Cancelled, match="cancelled"):
+        install(InstallOptions(find_links=wheelhouse, python=bare_python), log=log,
+                cancel=lambda: bool(started))
+    assert started  # it was pip's install run that got cancelled
+    assert list(pip_clean.iterdir()) == []  # no staging folder, no active folder
