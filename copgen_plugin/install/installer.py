@@ -82,10 +82,11 @@ def index_args(options: InstallOptions) -> list[str]:
     return args
 
 
-def verify_imports(python: Path, folder: Path) -> list[str]:
+def verify_imports(python: Path, folder: Path, *, qgis_numpy: bool = True) -> list[str]:
     """Import every run-time module in `python` with `folder` first on the path.
 
-    Returns the problems (empty when all import); numpy must still be QGIS's own.
+    Returns the problems (empty when all import); with `qgis_numpy` numpy must still be
+    QGIS's own.
     """
     code = (
         "import importlib, json, sys\n"
@@ -110,7 +111,7 @@ def verify_imports(python: Path, folder: Path) -> list[str]:
     problems = [f"import {name}: {info[1]}" for name, info in found.items()
                 if info[0] == "FAILED"]
     numpy_file = found.get("numpy", ["", ""])[1]
-    if numpy_file and Path(numpy_file).resolve().is_relative_to(folder.resolve()):
+    if qgis_numpy and numpy_file and Path(numpy_file).resolve().is_relative_to(folder.resolve()):
         problems.append("numpy was installed into the dependency folder (QGIS's must be used)")
     return problems
 
@@ -167,7 +168,7 @@ def install(options: InstallOptions, *, log: LogFn = logger.info,
          f"ONNX Runtime flavour {plan.flavour}: {plan.reason}; folder {site.path}")
     state = site.state(plan.requirements_hash)
     if state == "ok" and not options.force:
-        problems = verify_imports(info.executable, site.path)
+        problems = verify_imports(info.executable, site.path, qgis_numpy=bool(info.numpy))
         if not problems:
             marker = site.marker() or {}
             step(1.0, "the dependencies are already installed and import")
@@ -191,7 +192,7 @@ def install(options: InstallOptions, *, log: LogFn = logger.info,
                 raise PipError(explain(run, index=_index_text(options),
                                        find_links=options.find_links))
         step(0.85, "checking that every run-time module imports")
-        problems = verify_imports(info.executable, staging)
+        problems = verify_imports(info.executable, staging, qgis_numpy=bool(info.numpy))
         if problems:
             raise InstallError("the installed packages do not work: " + "; ".join(problems))
         site.write_marker(staging, {
