@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine.errors import Cancelled, CopgenError
+from .errors import Cancelled, CopgenError
 from .model_store import user_models_dir
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ class InstallTask(QgsTask):
         self.message = ""
 
     def run(self) -> bool:
-        from ..engine.errors import Cancelled, CopgenError
+        from ..errors import Cancelled, CopgenError
         from ..install.installer import install
 
         def progress(fraction: float, text: str) -> None:

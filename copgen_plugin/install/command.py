@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 from .plan import FLAVOURS
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.errors import CopgenError
+from ..errors import CopgenError
 from .deps import RUNTIME_MODULES, parse_version
 from .interpreter import PythonInfo, find_python
 from .pip_runner import CancelFn, LogFn, PipError, explain, run_pip

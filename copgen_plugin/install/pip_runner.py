@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 
 LogFn = Callable[[str], None]
 CancelFn = Callable[[], bool]

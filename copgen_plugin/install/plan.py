@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.errors import CopgenError
+from ..errors import CopgenError
 from ..model_store import PLUGIN_ROOT
 
 REQUIREMENTS_DIR = PLUGIN_ROOT / "requirements"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import CopgenError
+from ..errors import CopgenError
 from ..model_store import user_data_dir
 from .interpreter import python_key
 

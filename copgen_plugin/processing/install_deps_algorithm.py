@@ -18,7 +18,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 from ..install.plan import FLAVOURS
 from .base import CopgenAlgorithm
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled
+from copgen_plugin.errors import Cancelled
 from copgen_plugin.install.installer import InstallOptions, install
 from copgen_plugin.install.pip_runner import PipError
 from copgen_plugin.install.sitedir import MARKER, SiteDir

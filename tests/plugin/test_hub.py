@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from fake_hub import FakeHub
 
 from copgen_plugin import hub
-from copgen_plugin.engine.errors import Cancelled
+from copgen_plugin.errors import Cancelled
 
 REPO = "someone/tiny-copgen"
 

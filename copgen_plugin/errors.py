@@ -1,6 +1,6 @@
-"""Exception hierarchy of the engine.
+"""Exception hierarchy of the plugin (engine, geo, fill, model packages, hub, the two doors).
 
-Every error the engine raises on purpose derives from :class:`CopgenError`, so the QGIS layer
+Every error the plugin raises on purpose derives from :class:`CopgenError`, so the QGIS layer
 can turn all of them into a ``QgsProcessingException`` with one ``except`` clause, while tests
 and the CLI can still tell the cases apart.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class CopgenError(Exception):
-    """Base class of every deliberate engine error (a user-facing message)."""
+    """Base class of every deliberate error (a user-facing message)."""
 
 
 class PackageError(CopgenError):
