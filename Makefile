@@ -18,7 +18,7 @@ test: setup       ## the whole suite, QGIS included
 lint: setup       ## ruff, and mypy on the layers that carry the product's decisions
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy --ignore-missing-imports $(PLUGIN)/engine $(PLUGIN)/geo $(PLUGIN)/fill \
-	  $(PLUGIN)/processing
+	  $(PLUGIN)/processing $(PLUGIN)/scale $(PLUGIN)/install
 
 package: setup    ## the installable plugin ZIP in dist/
 	$(PY) scripts/package.py --out dist

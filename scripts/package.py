@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TOP_FOLDER = "copgen"
 #: What an installed plugin needs; models/ (torch export side), tests, tooling and the demo
 #: model and scene (weights are never shipped; `make demo` runs from a checkout) stay out.
-INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources")
+INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources",
+           # the pins the dependency installer reads (dev.txt is the developer's only)
+           "requirements/runtime.txt", "requirements/runtime-cpu.txt",
+           "requirements/runtime-gpu.txt", "requirements/constraints.txt")
 EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models", "demo"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".onnx", ".pth", ".pt", ".ckpt", ".safetensors", ".partial"}
 #: graph templates (weightless ONNX graphs + template.json) are filled at install time: shipped

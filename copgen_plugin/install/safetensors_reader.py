@@ -7,6 +7,7 @@ Tensors come back as lazy :class:`TensorRef` objects read with one seek each.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections import OrderedDict
@@ -63,7 +64,7 @@ def read_safetensors(path: Path) -> OrderedDict[str, TensorRef]:
             raise CheckpointError(f"{path}: tensor {key!r} ends at byte {base + end}, the file "
                                   f"has {size}: it is truncated; download it again")
         out[key] = TensorRef(path, key, dtype, shape,
-                             lambda o=base + start, d=dtype, s=shape: _read(path, o, d, s))
+                             functools.partial(_read, path, base + start, dtype, shape))
     return out
 
 

@@ -26,7 +26,7 @@ TEMPLATE_VERSION = 1
 TEMPLATE_FILE = "template.json"
 BACKBONE = "backbone"
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
-NUMPY_DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
+NUMPY_DTYPES: dict[str, np.dtype] = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
 
 
 @dataclass(frozen=True)

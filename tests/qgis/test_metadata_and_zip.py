@@ -54,7 +54,9 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
         for needed in ("metadata.txt", "__init__.py", "LICENSE", "resources/icon.svg",
                        "copgen_plugin/plugin.py", "copgen_plugin/processing/provider.py",
                        "resources/templates/copgen-base/template.json",
-                       "resources/templates/copgen-base/fp32/denoiser.onnx"):
+                       "resources/templates/copgen-base/fp32/denoiser.onnx",
+                       "requirements/runtime.txt", "requirements/runtime-cpu.txt",
+                       "requirements/runtime-gpu.txt", "requirements/constraints.txt"):
             assert f"{top}/{needed}" in names, needed
         meta = configparser.ConfigParser()
         meta.read_string(zf.read(f"{top}/metadata.txt").decode("utf-8"))
