@@ -4,6 +4,7 @@
     python -m copgen_plugin gapfill INPUT --model M --out-filled F --out-spread S
                                     --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
+    python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
 bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
@@ -266,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fill_arguments(commands.add_parser(
         "generate", help="generate a whole modality on a reference grid from conditions"),
         generate=True)
+    from .cli_download import add_command
+
+    add_command(commands)
     return parser
 
 

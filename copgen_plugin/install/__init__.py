@@ -1,0 +1,1 @@
+"""Getting a working model without torch: downloads, the checkpoint reader, template filling."""
