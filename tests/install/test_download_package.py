@@ -201,12 +201,12 @@ def test_an_inconsistent_repository_installs_nothing(start_hub: Start, hub_env: 
     files = demo_files()
     files["denoiser.onnx"] = files["denoiser.onnx"][:-1] + b"\0"  # same size, other bytes
     _, url = start_hub({PACKAGE_REPO: files})
-    with pytest.raises(HubError, match="denoiser.onnx in the repository .* differs from the "
-                       "manifest"):
+    with pytest.raises(HubError, match=r"denoiser\.onnx in the repository .* differs from "
+                       r"the manifest"):
         download_model(_request(url, tmp_path / "models"))
     assert not (tmp_path / "models" / NAME).exists()
     del files["denoiser.onnx"]
     _, url = start_hub({PACKAGE_REPO: files})
-    with pytest.raises(HubError, match="manifest.json lists denoiser.onnx, which the "
-                       "repository does not hold"):
+    with pytest.raises(HubError, match=r"manifest\.json lists denoiser\.onnx, which "
+                       r"the repository does not hold"):
         download_model(_request(url, tmp_path / "models"))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from huggingface_hub import hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -151,7 +150,7 @@ def test_missing_file_and_redirect_without_token_leak(start_hub: Start, hub_env:
 def test_corrupt_partial_is_caught_by_the_sha256(start_hub: Start, hub_env: Path) -> None:
     """A partial file from an earlier run whose bytes are wrong: the resumed file's SHA-256
     (the hub's ETag) does not match, it is dropped, and the next run downloads it whole."""
-    hub, url = start_hub(_repos())
+    _, url = start_hub(_repos())
     client = HubClient(url)
     snapshot = client.snapshot(REPO, "main")
     cache = HubCache()
@@ -189,6 +188,6 @@ def test_listing_names_are_checked_before_use(start_hub: Start, hub_env: Path, t
                                               name: str) -> None:
     _, url = start_hub({REPO: {name: WEIGHTS, "manifest.json": b"{}"}})
     before = tree(tmp_path)
-    with pytest.raises(HubError, match="repository listing: file name .* must be relative"):
+    with pytest.raises(HubError, match=r"repository listing: file name .* must be relative"):
         download_model(DownloadRequest(model=REPO, endpoint=url, models_dir=tmp_path / "m"))
     assert tree(tmp_path) == before

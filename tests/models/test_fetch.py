@@ -18,8 +18,8 @@ import torch
 from models.configs import MODALITIES
 from models.fetch import MODELS, FetchError, HubSettings, fetch_checkpoints
 from models.manifest import verify_package
-from tests.models.conftest import max_abs, ort_session
 from tests.install.fake_hub import FakeHub
+from tests.models.conftest import max_abs, ort_session
 from tests.models.layouts import KIT, training_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
