@@ -24,6 +24,7 @@ connection. Every request on either server is logged with its headers of interes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -37,6 +38,12 @@ LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 Files = dict[str, bytes]
 
 
+@functools.lru_cache(maxsize=None)
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -44,7 +51,7 @@ def git_blob_id(data: bytes) -> str:
 def lfs_pointer(data: bytes) -> bytes:
     """The text git-LFS commits in place of a file."""
     return (b"version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n"
-            % (hashlib.sha256(data).hexdigest().encode(), len(data)))
+            % (sha256_hex(data).encode(), len(data)))
 
 
 def is_lfs(name: str, data: bytes) -> bool:
@@ -89,7 +96,7 @@ class FakeHub:
         files = self._revs(repo)[rev]
         digest = hashlib.sha1(f"{repo}@{rev}".encode())
         for name in sorted(files):
-            digest.update(name.encode() + hashlib.sha256(files[name]).digest())
+            digest.update(name.encode() + bytes.fromhex(sha256_hex(files[name])))
         return digest.hexdigest()
 
     def _files_at(self, repo: str, rev: str) -> Files | None:
@@ -172,7 +179,7 @@ class FakeHub:
                 stored = pointer if is_lfs(name, data) else data
                 entry |= {"size": len(data), "blobId": git_blob_id(stored)}
                 if is_lfs(name, data):
-                    entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(),
+                    entry["lfs"] = {"sha256": sha256_hex(data),
                                     "size": len(data), "pointerSize": len(pointer)}
             siblings.append(entry)
         commit = next(self.commit(repo, r) for r, f in self._revs(repo).items() if f is files)
@@ -197,7 +204,7 @@ class FakeHub:
             return self._error(h, 404, "EntryNotFound", "Entry not found", commit)
         data = files[name]
         if is_lfs(name, data):
-            sha = hashlib.sha256(data).hexdigest()
+            sha = sha256_hex(data)
             h.send_response(302)
             h.send_header("Location", f"{self.cdn}/repos/{sha[:2]}/{sha[2:4]}/{sha}?"
                           f"response-content-disposition={quote(name)}&x-amz-signature=fake")
@@ -216,7 +223,7 @@ class FakeHub:
         sha = req.path.rsplit("/", 1)[-1]
         found = [(f"{repo}/{name}", data) for repo, revs in
                  ((r, self._revs(r)) for r in self.repos) for files in revs.values()
-                 for name, data in files.items() if hashlib.sha256(data).hexdigest() == sha]
+                 for name, data in files.items() if sha256_hex(data) == sha]
         if req.authorization:  # S3: a signed URL and an Authorization header together
             body = (b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism "
                     b"allowed</Message></Error>")
