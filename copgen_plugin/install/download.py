@@ -161,6 +161,7 @@ class _Job:
         todo = sum(self.cache.missing_bytes(s, [n]) for s, n in wanted if not s.from_cache)
         total = sum(s.files[n].size for s, n in wanted)
         share = share if todo else 0.0
+        _check_space(self.cache.root, todo)
         if len(wanted) > 1 or todo:
             self.info(f"{len(wanted)} file(s), {total / 1e6:.1f} MB, of which "
                       f"{todo / 1e6:.1f} MB to download into {self.cache.root}")
@@ -187,6 +188,18 @@ class _Job:
             return None
         progress = self.progress
         return lambda f, msg: progress(start + (end - start) * min(max(f, 0.0), 1.0), msg)
+
+
+def _check_space(folder: Path, needed: int) -> None:
+    """Refuse a download the disk cannot hold, before its first byte."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise HubError(f"the download needs {needed / 1e9:.2f} GB in {folder}, which has "
+                       f"{free / 1e9:.2f} GB free: free some space, or set HF_HUB_CACHE to a "
+                       "folder on a larger disk")
 
 
 def _record(kind: str, model: str, snapshots: list[Snapshot], names: dict[str, list[str]],
