@@ -1,1 +1,3 @@
-"""Getting a working model without torch: downloads, the checkpoint reader, template filling."""
+"""Getting a working model without torch: downloads from the hub (``download``), restricted
+checkpoint readers and graph templates filled into a model package
+(``convert.install_from_checkpoints``)."""

@@ -329,7 +329,9 @@ def _install_official(job: _Job, backbone: Snapshot, vae_repo: str, template: st
         return DownloadResult(dest, "official", commits, 0, True, job.cache.root, job.notes)
     wanted = [(backbone, nnet)] + [(vae_snap, vaes[f]) for f in sorted(vaes)]
     paths = job.fetch(wanted)
-    sources = {s.repo_id + "/" + n: f"{s.repo_id}@{s.commit}/{n}" for s, n in wanted}
+    endpoint = job.client.endpoint if job.client else "hf-cache:"
+    sources = {str(paths[(s.repo_id, n)]): f"{endpoint}/{s.repo_id}/{n}@{s.commit}"
+               for s, n in wanted}  # the manifest's provenance of each weight file
     with staging_folder(dest) as staging:
         package = staging / "package"
         install_from_checkpoints(

@@ -1,4 +1,5 @@
-"""Fixtures of the download tests: the fake hub, a clean hub environment, the demo package."""
+"""Fixtures of the install tests: tiny official-layout checkpoints (written with torch) and a
+tiny graph template, built once; the fake hub and a clean hub environment for the downloads."""
 
 from __future__ import annotations
 
@@ -7,16 +8,48 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
+from models.configs import select_modalities
+from models.locate import EMA_FILE, NNET_FILE
+from models.templates import build_template, random_backbone, random_vae
 from tests.install.fake_hub import FakeHub
 
-DEMO = Path(__file__).resolve().parents[2] / "resources" / "models" / "copgen-demo"
-PACKAGE_REPO = "someone/copgen-demo-package"
+#: a small subset keeps the template build and the exports to a few seconds
+KEYS = ["DEM_DEM", "S2L2A_B01_B09", "mean_timestamps"]
+SPECS = select_modalities(KEYS)
+VAE_FOLDERS = {s.key: str(s.vae_folder) for s in SPECS if s.is_image}
+
+torch.set_num_threads(2)
 
 
-def demo_files() -> dict[str, bytes]:
-    """The embedded demo model's package, as a repository would hold it."""
-    return {p.name: p.read_bytes() for p in sorted(DEMO.iterdir()) if p.is_file()}
+def write_official_layout(root: Path, seed: int, dtype: torch.dtype = torch.float32) -> Path:
+    """``500000_nnet_ema.pth`` + ``vae/<folder>/model-50-ema.pth``, as the official repos hold."""
+    root.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.to(dtype) for k, v in random_backbone("tiny", SPECS, seed).state_dict().items()}
+    torch.save(sd, root / NNET_FILE)
+    for spec in SPECS:
+        if spec.is_image:
+            folder = root / "vae" / str(spec.vae_folder)
+            folder.mkdir(parents=True)
+            vae = random_vae("tiny", spec, seed)
+            torch.save({k: v.to(dtype) for k, v in vae.state_dict().items()}, folder / EMA_FILE)
+    return root
+
+
+def vae_files(root: Path) -> dict[str, Path]:
+    return {f: root / "vae" / f / EMA_FILE for f in VAE_FOLDERS.values()}
+
+
+@pytest.fixture(scope="session")
+def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("template") / "copgen-tiny"
+    return build_template(out, "tiny", modalities=KEYS, precisions=("fp32",))
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_official_layout(tmp_path_factory.mktemp("ckpt") / "official", seed=7)
 
 
 @pytest.fixture
@@ -48,9 +81,3 @@ def start_hub() -> Iterator[Callable[..., tuple[FakeHub, str]]]:
     yield start
     for hub in started:
         hub.stop()
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    """Every path under ``root`` with its bytes (None for folders), to compare before/after."""
-    return {p.relative_to(root).as_posix(): (None if p.is_dir() else p.read_bytes())
-            for p in sorted(root.rglob("*")) if not p.is_symlink() or p.exists()}

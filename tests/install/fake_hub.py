@@ -38,12 +38,12 @@ LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 Files = dict[str, bytes]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 

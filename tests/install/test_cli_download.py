@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.install.conftest import PACKAGE_REPO, demo_files
 from tests.install.fake_hub import FakeHub
+from tests.install.helpers import PACKAGE_REPO, demo_files
 
 REPO = Path(__file__).resolve().parents[2]
 Start = Callable[..., tuple[FakeHub, str]]

@@ -15,8 +15,8 @@ from copgen_plugin.engine.package import load_package
 from copgen_plugin.install.download import DownloadRequest, download_model
 from copgen_plugin.install.hub_client import HubError
 from copgen_plugin.install.staging import MARKER
-from tests.install.conftest import PACKAGE_REPO, demo_files, tree
 from tests.install.fake_hub import FakeHub
+from tests.install.helpers import PACKAGE_REPO, demo_files, tree
 
 Start = Callable[..., tuple[FakeHub, str]]
 NAME = PACKAGE_REPO.split("/")[1]

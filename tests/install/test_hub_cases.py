@@ -24,8 +24,8 @@ from huggingface_hub.utils import hf_raise_for_status
 from copgen_plugin.install.download import DownloadRequest, download_model
 from copgen_plugin.install.hub_cache import HubCache
 from copgen_plugin.install.hub_client import HubClient, HubError
-from tests.install.conftest import tree
 from tests.install.fake_hub import FakeHub, lfs_pointer
+from tests.install.helpers import tree
 
 REPO = "someone/weights"
 WEIGHTS = bytes(range(256)) * 300

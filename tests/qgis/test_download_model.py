@@ -9,8 +9,8 @@ import processing
 import pytest
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from tests.install.conftest import PACKAGE_REPO, demo_files
 from tests.install.fake_hub import FakeHub
+from tests.install.helpers import PACKAGE_REPO, demo_files
 
 
 class _Feedback(QgsProcessingFeedback):

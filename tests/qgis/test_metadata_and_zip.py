@@ -60,6 +60,8 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
     for name in names:
         parts = name.split("/")
         assert "__pycache__" not in parts and ".git" not in parts and "__MACOSX" not in parts
-        assert not name.endswith((".pyc", ".onnx", ".pth", ".pt", ".ckpt", "manifest.json")), name
+        assert not name.endswith((".pyc", ".pth", ".pt", ".ckpt", "manifest.json")), name
+        if name.endswith(".onnx"):  # weightless graph templates only, never a package graph
+            assert parts[1:3] == ["resources", "templates"], name
         assert not any(p.startswith(".") for p in parts), name
         assert "tests" not in parts[1:2] and "models" not in parts[1:2], name
