@@ -12,6 +12,8 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from tests.install.fake_hub import FakeHub
 from tests.install.helpers import PACKAGE_REPO, demo_files
 
+TINY_KEYS = ["DEM_DEM", "S2L2A_B01_B09", "mean_timestamps"]
+
 
 class _Feedback(QgsProcessingFeedback):
     def __init__(self) -> None:
@@ -78,3 +80,36 @@ def test_download_model_help_says_size_and_where(copgen_plugin: Any) -> None:
     text = alg.shortHelpString()
     assert "about 4.5 GB" in text and "mespinosami/copgen-base" in text
     assert "Hugging Face cache" in text and "models folder" in text
+
+
+@pytest.mark.slow  # ~25 s: most of it builds the tiny graph template with torch
+def test_download_model_converts_the_official_weights(copgen_plugin: Any, tmp_path: Path,
+                                                      hf_cache: Path) -> None:
+    """The default route (copgen-base) at tiny size: official-layout repositories on the fake
+    hub -> the package, converted without torch inside QGIS, which the engine loads."""
+    from models.templates import build_template
+    from tests.install.conftest import vae_files, write_official_layout
+    from tests.install.test_download_official import official_repos
+
+    template = build_template(tmp_path / "template", "tiny", modalities=TINY_KEYS,
+                              precisions=("fp32",))
+    checkpoints = write_official_layout(tmp_path / "official", seed=3)
+    hub = FakeHub(repos=official_repos(checkpoints))
+    url = hub.start()
+    models = tmp_path / "models"
+    try:
+        feedback = _Feedback()
+        result = processing.run("copgen:download_model", {
+            "ENDPOINT": url, "MODELS_DIR": str(models), "TEMPLATE": str(template)},
+            feedback=feedback)
+    finally:
+        hub.stop()
+    from copgen_plugin.engine.package import load_package
+
+    package = load_package(result["PACKAGE"], verify="full", cache_path=tmp_path / "v.json")
+    assert Path(result["PACKAGE"]) == models / "copgen-base"
+    assert result["REPO_ID"] == "mespinosami/copgen-base, mespinosami/copgen-vaes"
+    assert package.network_order == tuple(TINY_KEYS)
+    assert feedback.progress[-1] == pytest.approx(100.0)
+    assert any(t.startswith("writing ") for t in feedback.texts)  # the conversion's steps
+    assert any(f"{len(vae_files(checkpoints)) + 1} file(s)" in i for i in feedback.infos)
