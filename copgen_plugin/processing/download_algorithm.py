@@ -93,6 +93,7 @@ class DownloadModelAlgorithm(CopgenAlgorithm):
         template = QgsProcessingParameterFile("TEMPLATE", "Graph template folder (empty: the "
                                               "one shipped for the model)", optional=True,
                                               behavior=QgsProcessingParameterFile.Folder)
+        vae_revision.setHelp("Branch, tag or commit of the VAE repository (copgen-base only).")
         endpoint.setHelp("A mirror or a local hub; HF_ENDPOINT is used when empty.")
         folder.setHelp("The package folder is created inside it; see copgen:diagnostics.")
         template.setHelp("Only for custom builds: a template made by `make templates`.")
