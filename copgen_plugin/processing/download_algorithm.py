@@ -34,9 +34,9 @@ def _where() -> tuple[str, str]:
 
 
 class DownloadModelAlgorithm(CopgenAlgorithm):
-    """Needs huggingface-hub only (the conversion is numpy + onnx, no torch)."""
+    """Needs huggingface-hub, numpy and onnxruntime (the conversion checks each graph), no torch."""
 
-    required_modules = ("huggingface_hub",)
+    required_modules = ("huggingface_hub", "numpy", "onnxruntime")
 
     def name(self) -> str:
         return "download_model"

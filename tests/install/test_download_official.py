@@ -5,6 +5,8 @@ loads, equal to the one converted from the same files locally; resume, cancel, o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +21,20 @@ from copgen_plugin.install.official import choose_backbone, choose_vaes
 from models.locate import EMA_FILE, NNET_FILE
 from tests.install.conftest import vae_files
 from tests.install.fake_hub import FakeHub, lfs_pointer
-from tests.install.test_cli_download import cli_env, run_cli
+from tests.install.test_cli_download import REPO, cli_env, run_cli
 
 Start = Callable[..., tuple[FakeHub, str]]
+#: the CLI in a Python where torch, onnx and the torch-side models package cannot import
+NO_TORCH = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "onnx", "models"):
+            raise ImportError(f"{name} is blocked in this test")
+sys.meta_path.insert(0, Block())
+from copgen_plugin.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 BASE, VAES = "mespinosami/copgen-base", "mespinosami/copgen-vaes"
 NOT_NEEDED = "S1RTC_192x192_VV_VH_latent_8/model-50-ema.pth"
 
@@ -65,10 +78,13 @@ def test_cli_installs_copgen_base_from_the_official_repositories(
                                      vae_files(checkpoints), tmp_path / "local")
     for graph in sorted(local.glob("*.onnx*")):
         assert (out / graph.name).read_bytes() == graph.read_bytes(), graph.name
-    # offline, from the cache only: not one request
+    # offline, from the cache only: not one request; and torch cannot even be imported
     hub.log.clear()
-    again = run_cli(cli_env(url, cache, HF_HUB_OFFLINE="1"), "copgen-base", "--out",
-                    str(tmp_path / "offline"), "--template", str(tiny_template))
+    again = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "download", "copgen-base", "--out",
+         str(tmp_path / "offline"), "--template", str(tiny_template)],
+        cwd=REPO, env=cli_env(url, cache, HF_HUB_OFFLINE="1"), capture_output=True, text=True,
+        timeout=300, check=False)
     assert again.returncode == 0, again.stderr
     assert hub.log == [] and (tmp_path / "offline" / "denoiser.onnx").is_file()
     up_to_date = run_cli(cli_env(url, cache), "copgen-base", "--out", str(out), "--template",
