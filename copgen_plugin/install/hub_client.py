@@ -125,13 +125,14 @@ class HubClient:
         self.headers = build_hf_headers(token=token)
         self.has_token = "authorization" in {k.lower() for k in self.headers}
 
-    def _get(self, url: str, headers: dict[str, str], **kwargs: Any) -> Any:
+    def _get(self, url: str, headers: dict[str, str], *, redirects: bool = False,
+             **kwargs: Any) -> Any:
         import requests
         from huggingface_hub.utils import get_session
 
         try:
             return get_session().get(url, headers=headers, timeout=TIMEOUT_S,
-                                     allow_redirects=False, **kwargs)
+                                     allow_redirects=redirects, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise HubUnreachableError(f"cannot reach {self.endpoint} ({type(exc).__name__}: "
                                  f"{_short(exc)}): check the network, the proxy or "
@@ -146,7 +147,9 @@ class HubClient:
         """
         url = (f"{self.endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
                "?blobs=true")
-        response = self._get(url, dict(self.headers))
+        # a renamed repository answers with a redirect to its new name (requests drops the
+        # token should it lead to another host)
+        response = self._get(url, dict(self.headers), redirects=True)
         self.raise_for(response, repo_id, revision)
         try:
             info = response.json()

@@ -15,6 +15,7 @@ redirects large files to. What the real hub sends (read by huggingface-hub 0.36'
 * ``HEAD``/``GET /{repo}/resolve/{rev}/{path}``: small files are served directly (``ETag`` = git
   blob id); LFS files (weights by extension, or over 10 MB) answer 302 to the CDN with
   ``X-Linked-Etag`` (the SHA-256), ``X-Linked-Size`` and ``X-Repo-Commit``;
+* a renamed repository: 307 to the same path under its new name (relative ``Location``);
 * the CDN serves ``Range`` (206, 416 past the end), ``ETag`` = SHA-256 and, like S3 with a
   signed URL, refuses a request that carries an Authorization header (400).
 
@@ -85,6 +86,7 @@ class FakeHub:
     private: dict[str, str] = field(default_factory=dict)  # repo -> the token that may read it
     gated: dict[str, str] = field(default_factory=dict)  # repo -> the token granted access
     tokens: set[str] = field(default_factory=set)  # other valid tokens (no special access)
+    renamed: dict[str, str] = field(default_factory=dict)  # old repo id -> its new id
     log: list[Request] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=dict)
 
@@ -150,6 +152,15 @@ class FakeHub:
         known = self.tokens | set(self.private.values()) | set(self.gated.values())
         if token is not None and token not in known:
             return self._error(h, 401, None, "Invalid credentials in Authorization header")
+        old = "/".join(parts[2:4] if parts[:2] == ["api", "models"] else parts[:2])
+        if old in self.renamed:  # the hub's answer for a renamed repository: a relative 307
+            new = self.renamed[old]
+            h.send_response(307)
+            h.send_header("Location", url.path.replace(quote(old), quote(new), 1)
+                          + (f"?{url.query}" if url.query else ""))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
         if parts[:2] == ["api", "models"] and len(parts) >= 4:
             repo = "/".join(parts[2:4])
             rev = parts[5] if len(parts) >= 6 and parts[4] == "revision" else "main"

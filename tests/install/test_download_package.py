@@ -210,3 +210,14 @@ def test_an_inconsistent_repository_installs_nothing(start_hub: Start, hub_env: 
     with pytest.raises(HubError, match=r"manifest\.json lists denoiser\.onnx, which "
                        r"the repository does not hold"):
         download_model(_request(url, tmp_path / "models"))
+
+
+def test_a_renamed_repository_is_followed(start_hub: Start, hub_env: Path,
+                                          tmp_path: Path) -> None:
+    hub, url = start_hub({"someone/new-name": demo_files()},
+                         renamed={PACKAGE_REPO: "someone/new-name"})
+    result = download_model(_request(url, tmp_path / "models"))
+    assert result.path == tmp_path / "models" / NAME
+    load_package(result.path, verify="full", cache_path=tmp_path / "v.json")
+    redirected = [r for r in hub.log if r.path.startswith(f"/{PACKAGE_REPO}/resolve/")]
+    assert redirected  # the old name was asked for and answered with a redirect
