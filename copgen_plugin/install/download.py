@@ -40,6 +40,7 @@ from .hub_client import (
 )
 from .official import (
     OFFICIAL,
+    OfficialModel,
     choose_backbone,
     choose_vaes,
     is_official_backbone_repo,
@@ -269,27 +270,28 @@ def download_model(request: DownloadRequest, *, progress: ProgressFn | None = No
     job = _Job(request, progress, cancel, info)  # checks the endpoint before anything is written
     dest = destination(request)
     installed = check_destination(dest)
+    base = official or OFFICIAL[DEFAULT_MODEL]
     if official is not None or request.backbone_repo:
-        base = official or OFFICIAL[DEFAULT_MODEL]
-        backbone_repo = check_repo_id(request.backbone_repo or (
-            base.backbone_repo if official else request.model))
+        template = _template(request, base)  # a missing template is said before any request
+        backbone_repo = check_repo_id(request.backbone_repo or base.backbone_repo)
         first = job.snapshot(backbone_repo, request.revision)
-        kind = "official"
-    else:
-        base = OFFICIAL[DEFAULT_MODEL]
-        first = job.snapshot(request.model, request.revision)
-        if "manifest.json" in first.files:
-            kind = "package"
-        elif is_official_backbone_repo(first):
-            kind = "official"
-        else:
-            shown = ", ".join(sorted(first.files)[:20]) or "no files"
-            raise HubError(f"{first.label} holds neither a model package (manifest.json at "
-                           "the root) nor a COP-GEN backbone checkpoint (500000_nnet_ema.pth); "
-                           f"found: {shown}")
-    if kind == "package":
+        return _install_official(job, first, base, template, dest, installed)
+    first = job.snapshot(request.model, request.revision)
+    if "manifest.json" in first.files:
         return _install_package(job, first, dest, installed)
-    return _install_official(job, first, base.vae_repo, base.template, dest, installed)
+    if is_official_backbone_repo(first):
+        return _install_official(job, first, base, _template(request, base), dest, installed)
+    shown = ", ".join(sorted(first.files)[:20]) or "no files"
+    raise HubError(f"{first.label} holds neither a model package (manifest.json at the root) "
+                   f"nor a COP-GEN backbone checkpoint (500000_nnet_ema.pth); found: {shown}")
+
+
+def _template(request: DownloadRequest, base: OfficialModel) -> tuple[str | Path, list[str]]:
+    """The graph template to fill and the VAE folders it needs."""
+    from .convert import required_vaes
+
+    template = request.template or base.template
+    return template, list(required_vaes(template))
 
 
 def _install_package(job: _Job, snap: Snapshot, dest: Path,
@@ -312,16 +314,17 @@ def _install_package(job: _Job, snap: Snapshot, dest: Path,
                           job.cache.root, job.notes)
 
 
-def _install_official(job: _Job, backbone: Snapshot, vae_repo: str, template: str,
-                      dest: Path, installed: dict[str, Any] | None) -> DownloadResult:
-    from .convert import install_from_checkpoints, required_vaes
+def _install_official(job: _Job, backbone: Snapshot, base: OfficialModel,
+                      template: tuple[str | Path, list[str]], dest: Path,
+                      installed: dict[str, Any] | None) -> DownloadResult:
+    from .convert import install_from_checkpoints
 
     request = job.request
-    template_ref: str | Path = request.template or template
-    vae_snap = job.snapshot(check_repo_id(request.vae_repo or vae_repo),
+    template_ref, folders = template
+    vae_snap = job.snapshot(check_repo_id(request.vae_repo or base.vae_repo),
                             request.vae_revision or request.revision)
     nnet = choose_backbone(backbone)
-    vaes = choose_vaes(vae_snap, list(required_vaes(template_ref)))
+    vaes = choose_vaes(vae_snap, folders)
     names = {backbone.repo_id: [nnet], vae_snap.repo_id: sorted(vaes.values())}
     record = _record("official", request.model, [backbone, vae_snap], names, str(template_ref))
     commits = {backbone.repo_id: backbone.commit, vae_snap.repo_id: vae_snap.commit}

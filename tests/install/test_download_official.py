@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled
+from copgen_plugin.engine.errors import Cancelled, InstallError
 from copgen_plugin.engine.package import load_package
 from copgen_plugin.install.convert import install_from_checkpoints
 from copgen_plugin.install.download import DownloadRequest, download_model
@@ -155,3 +155,12 @@ def test_the_newest_backbone_step_and_safetensors_are_chosen() -> None:
     assert choose_vaes(snap("A/model-50-ema.pth", "A/model-60-ema.safetensors", "A/x.pth",
                             "B/model-50-ema.pth", "AB/model-90-ema.pth"), ["A", "B"]) == {
         "A": "A/model-60-ema.safetensors", "B": "B/model-50-ema.pth"}
+
+
+def test_a_missing_template_is_said_before_any_request(start_hub: Start, hub_env: Path,
+                                                       tmp_path: Path) -> None:
+    hub, url = start_hub({})
+    with pytest.raises(InstallError, match=r"no graph template .*nowhere"):
+        download_model(DownloadRequest(endpoint=url, models_dir=tmp_path / "m",
+                                       template=tmp_path / "nowhere"))
+    assert hub.log == [] and not (tmp_path / "m").exists()
