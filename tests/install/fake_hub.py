@@ -271,7 +271,7 @@ class FakeHub:
         h.end_headers()
         if head:
             return
-        body = data[start:]
+        body = memoryview(data)[start:]  # no copy of a large file per request
         if key in self.cut_once:
             self.cut_once.discard(key)
             body = body[: len(body) // 2]
