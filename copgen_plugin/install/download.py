@@ -155,10 +155,10 @@ class _Job:
         """Every (snapshot, name) into the cache, reported on [0, share) of the progress bar
         when anything is to be downloaded; returns the local paths."""
         missing = [f"{s.repo_id}/{n}" for s, n in wanted if n not in s.files]
-        if missing:  # only offline: an online listing chose from what exists
-            raise HubError(f"offline mode (HF_HUB_OFFLINE=1): not in the cache "
-                           f"{self.cache.root}: {', '.join(missing)}; run once with network "
-                           "access to download them")
+        if missing:  # only from the cache: an online listing chose from what exists
+            why = "offline mode (HF_HUB_OFFLINE=1)" if self.offline else "hub unreachable"
+            raise HubError(f"{why}: not in the cache {self.cache.root}: {', '.join(missing)}; "
+                           "run once with network access to download them")
         todo = sum(self.cache.missing_bytes(s, [n]) for s, n in wanted if not s.from_cache)
         total = sum(s.files[n].size for s, n in wanted)
         share = share if todo else 0.0
@@ -171,8 +171,7 @@ class _Job:
         for i, (snap, name) in enumerate(wanted, 1):
             meter.label = f"{snap.repo_id}/{name}, file {i} of {len(wanted)}"
             before = self.cache.missing_bytes(snap, [name]) if not snap.from_cache else 0
-            assert self.client is not None or snap.from_cache
-            path = self.cache.fetch(self.client, snap, name,  # type: ignore[arg-type]
+            path = self.cache.fetch(self.client, snap, name,
                                     meter if before else (lambda n: None), self.cancel)
             if is_weight_file(name) and is_lfs_pointer(path):
                 raise HubError(f"{snap.label}: {name} is a git-LFS pointer "

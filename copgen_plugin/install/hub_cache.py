@@ -117,12 +117,16 @@ class HubCache:
             files[name] = RemoteFile(name, path.stat().st_size, etag, len(etag) == 64)
         return Snapshot(repo_id, revision, commit, files, from_cache=True)
 
-    def fetch(self, client: HubClient, snapshot: Snapshot, name: str, on_bytes: BytesFn,
+    def fetch(self, client: HubClient | None, snapshot: Snapshot, name: str, on_bytes: BytesFn,
               cancel: CancelFn | None) -> Path:
-        """The named path of ``name`` in the cache, downloaded (or resumed) if needed."""
+        """The named path of ``name`` in the cache, downloaded (or resumed) if needed; without a
+        client (offline) only a snapshot read from the cache can be served."""
         file = snapshot.files[name]
         if snapshot.from_cache:
             return self.entry(snapshot, name)
+        if client is None:
+            raise HubError(f"{snapshot.label}: {name} is not in the cache and there is no "
+                           "connection to the hub (offline mode)")
         from filelock import FileLock
 
         blob = self.blob(snapshot.repo_id, file)

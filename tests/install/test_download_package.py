@@ -221,3 +221,15 @@ def test_a_renamed_repository_is_followed(start_hub: Start, hub_env: Path,
     load_package(result.path, verify="full", cache_path=tmp_path / "v.json")
     redirected = [r for r in hub.log if r.path.startswith(f"/{PACKAGE_REPO}/resolve/")]
     assert redirected  # the old name was asked for and answered with a redirect
+
+
+def test_an_unreachable_hub_falls_back_to_the_cache(start_hub: Start, hub_env: Path,
+                                                    tmp_path: Path) -> None:
+    _, url = start_hub({PACKAGE_REPO: demo_files()})
+    download_model(_request(url, tmp_path / "a"))
+    result = download_model(_request("http://127.0.0.1:9", tmp_path / "b"))
+    assert result.notes == [f"hub unreachable: using the cached {PACKAGE_REPO}@main"]
+    load_package(result.path, verify="full", cache_path=tmp_path / "v.json")
+    with pytest.raises(HubError, match=r"cannot reach http://127\.0\.0\.1:9 .*; and the cache "
+                       r".* holds no copy of someone/other@main"):
+        download_model(_request("http://127.0.0.1:9", tmp_path / "c", model="someone/other"))
