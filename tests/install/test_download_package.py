@@ -233,3 +233,24 @@ def test_an_unreachable_hub_falls_back_to_the_cache(start_hub: Start, hub_env: P
     with pytest.raises(HubError, match=r"cannot reach http://127\.0\.0\.1:9 .*; and the cache "
                        r".* holds no copy of someone/other@main"):
         download_model(_request("http://127.0.0.1:9", tmp_path / "c", model="someone/other"))
+
+
+def test_staging_left_by_a_killed_run_is_cleared_and_nothing_else(
+        start_hub: Start, hub_env: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    _, url = start_hub({PACKAGE_REPO: demo_files()})
+    models = tmp_path / "models"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    killed = models / f".{NAME}.copgen-staging-killed"
+    (killed / "package").mkdir(parents=True)
+    (killed / ".copgen-staging.json").write_text(json.dumps(
+        {"pid": dead.pid, "host": socket.gethostname(), "dest": str(models / NAME)}))
+    foreign = models / f".{NAME}.copgen-staging-not-ours"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not ours")
+    download_model(_request(url, models))
+    assert not killed.exists() and (foreign / "keep.txt").read_text() == "not ours"
+    assert sorted(p.name for p in models.iterdir()) == sorted([NAME, foreign.name])
