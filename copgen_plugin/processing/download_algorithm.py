@@ -119,9 +119,13 @@ class DownloadModelAlgorithm(CopgenAlgorithm):
             revision=text("REVISION") or "main", vae_revision=text("VAE_REVISION"),
             endpoint=text("ENDPOINT"), template=folder("TEMPLATE"))
 
+        shown = [-1]  # the text is set once per percent: qgis_process prints every one
+
         def progress(fraction: float, message: str) -> None:
             feedback.setProgress(100.0 * fraction)
-            feedback.setProgressText(message)
+            if int(100 * fraction) != shown[0]:
+                shown[0] = int(100 * fraction)
+                feedback.setProgressText(message)
 
         feedback.pushInfo(f"installing {request.model} into {destination(request)}")
         try:
