@@ -134,10 +134,11 @@ class HubClient:
             return get_session().get(url, headers=headers, timeout=TIMEOUT_S,
                                      allow_redirects=redirects, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise HubUnreachableError(f"cannot reach {self.endpoint} ({type(exc).__name__}: "
-                                 f"{_short(exc)}): check the network, the proxy or "
-                                 "HF_ENDPOINT; HF_HUB_OFFLINE=1 uses the local cache only"
-                                 ) from None
+            host = "{0.scheme}://{0.netloc}".format(urlsplit(url))  # the hub or its file server
+            raise HubUnreachableError(
+                f"cannot reach {host} ({type(exc).__name__}: {_short(exc)}): check the "
+                "network, the proxy or HF_ENDPOINT; HF_HUB_OFFLINE=1 uses the local cache only"
+            ) from None
 
     def snapshot(self, repo_id: str, revision: str) -> Snapshot:
         """The files of ``repo_id`` at ``revision`` (branch, tag or commit), with sizes and hashes.
