@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.errors import Cancelled
-from .hub_client import HEX40, HubClient, HubError, RemoteFile, Snapshot
+from .hub_client import HEX40, HubClient, HubError, HubUnreachableError, RemoteFile, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,7 @@ class HubCache:
         if have > file.size:
             part.unlink()
             have = 0
+        last = ""
         for attempt in range(1, RETRIES + 1):
             if have == file.size:
                 break
@@ -171,15 +172,16 @@ class HubCache:
                             handle.write(chunk)
                             have += len(chunk)
                             on_bytes(len(chunk))
-            except (requests.ConnectionError, requests.Timeout,
+            except (requests.ConnectionError, requests.Timeout, HubUnreachableError,
                     requests.exceptions.ChunkedEncodingError) as exc:
+                last = f" (last: {type(exc).__name__}: {exc})"
                 log.warning("%s: transfer cut at %d of %d bytes (attempt %d of %d: %s); "
                             "resuming", file.name, have, file.size, attempt, RETRIES,
                             type(exc).__name__)
         if have != file.size:
             raise HubError(f"{snapshot.label}: {file.name} stayed incomplete ({have} of "
-                           f"{file.size} bytes) after {RETRIES} attempts; the partial file is "
-                           f"kept in {part.parent} and the next run resumes it")
+                           f"{file.size} bytes) after {RETRIES} attempts{last}; the partial "
+                           f"file is kept in {part.parent} and the next run resumes it")
         actual = _digest(part, file)
         if actual != file.etag:
             part.unlink()

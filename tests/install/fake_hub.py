@@ -137,6 +137,13 @@ class FakeHub:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        self._servers = []
+
+    def stop_cdn(self) -> None:
+        """The file server goes away while the hub still answers."""
+        cdn = self._servers.pop()
+        cdn.shutdown()
+        cdn.server_close()
 
     # -- hub ---------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler, kind: str, head: bool) -> None:

@@ -191,3 +191,17 @@ def test_listing_names_are_checked_before_use(start_hub: Start, hub_env: Path, t
     with pytest.raises(HubError, match=r"repository listing: file name .* must be relative"):
         download_model(DownloadRequest(model=REPO, endpoint=url, models_dir=tmp_path / "m"))
     assert tree(tmp_path) == before
+
+
+def test_an_unreachable_file_server_is_retried_then_named(start_hub: Start, hub_env: Path) -> None:
+    hub, url = start_hub(_repos())
+    client = HubClient(url)
+    snapshot = client.snapshot(REPO, "main")
+    cdn = hub.cdn
+    hub.stop_cdn()
+    with pytest.raises(HubError, match=rf"500000_nnet_ema.pth stayed incomplete \(0 of "
+                       rf"{len(WEIGHTS)} bytes\) after 3 attempts \(last: HubUnreachableError: "
+                       rf"cannot reach {cdn} "):
+        HubCache().fetch(client, snapshot, "500000_nnet_ema.pth", lambda n: None, None)
+    resolves = [r for r in hub.log if r.file == f"{REPO}/500000_nnet_ema.pth"]
+    assert len(resolves) == 3  # each attempt asked the hub again (a fresh signed URL)
