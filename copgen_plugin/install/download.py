@@ -54,6 +54,7 @@ ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
 InfoFn = Callable[[str], None]
 DEFAULT_MODEL = "copgen-base"
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,10 @@ def _place(src: Path, dst: Path) -> None:
 def _package_files(job: _Job, snap: Snapshot) -> tuple[bytes, list[str]]:
     """The remote manifest, parsed by the engine (names, hashes, sizes) before any other file
     is fetched, and checked against the repository listing."""
+    size = snap.files["manifest.json"].size
+    if size > MAX_MANIFEST_BYTES:  # read whole below: a repository is untrusted input
+        raise HubError(f"{snap.label}: manifest.json has {size} bytes, more than any package "
+                       f"manifest ({MAX_MANIFEST_BYTES} at most): not a model package")
     manifest_path = job.fetch([(snap, "manifest.json")], share=0.0)[
         (snap.repo_id, "manifest.json")]
     raw = manifest_path.read_bytes()

@@ -210,6 +210,10 @@ def test_an_inconsistent_repository_installs_nothing(start_hub: Start, hub_env: 
     with pytest.raises(HubError, match=r"manifest\.json lists denoiser\.onnx, which "
                        r"the repository does not hold"):
         download_model(_request(url, tmp_path / "models"))
+    _, url = start_hub({PACKAGE_REPO: {"manifest.json": b" " * (17 << 20)}})
+    with pytest.raises(HubError, match=r"manifest\.json has 17825792 bytes, more than any "
+                       r"package manifest"):
+        download_model(_request(url, tmp_path / "models"))
 
 
 def test_a_renamed_repository_is_followed(start_hub: Start, hub_env: Path,
