@@ -126,7 +126,9 @@ class Matcher:
 
     @staticmethod
     def _digest(arr: np.ndarray) -> bytes:
-        return hashlib.sha1(np.sort(arr.ravel()).tobytes()).digest()
+        """Order-free fingerprint; + 0 turns -0.0 into 0.0, which sort would order at random
+        (fp16 casts round a few tiny weights to signed zeros)."""
+        return hashlib.sha1(np.sort(arr.ravel() + arr.dtype.type(0)).tobytes()).digest()
 
     def _by_digest(self, dtype: str) -> dict[bytes, list[str]]:
         if dtype not in self._index:
@@ -230,8 +232,9 @@ def max_output_diff(a: Path, b: Path, seed: int = 0) -> float:
 
 def build_template(out_dir: Path, config: str = "base", *, modalities: Sequence[str] | None = None,
                    precisions: Sequence[str] = PRECISIONS, seed: int = 1, check_seed: int = 2,
-                   opset: int = 17, template_id: str | None = None) -> Path:
-    """Export, trace, check and write a template folder (replaced atomically)."""
+                   opset: int = 17, template_id: str | None = None, add: bool = False) -> Path:
+    """Export, trace, check and write a template folder (replaced atomically); ``add`` keeps
+    the variants of an existing template that are not rebuilt."""
     specs = select_modalities(modalities)
     sources = graph_sources(specs)
     out_dir = Path(out_dir).resolve()
@@ -241,6 +244,13 @@ def build_template(out_dir: Path, config: str = "base", *, modalities: Sequence[
         skeleton: dict[str, Any] | None = None
         variants: dict[str, list[dict[str, Any]]] = {}
         key_tables: dict[str, dict[str, list[int]]] = {}
+        if add and (out_dir / TEMPLATE_FILE).is_file():  # keep the variants not rebuilt
+            old = json.loads((out_dir / TEMPLATE_FILE).read_text())
+            skeleton, key_tables = old["manifest"], old["sources"]
+            for precision, graphs in old["variants"].items():
+                if precision not in precisions:
+                    variants[precision] = graphs
+                    shutil.copytree(out_dir / precision, staging / precision)
         for precision in precisions:
             with tempfile.TemporaryDirectory(prefix="copgen-template-") as tmp:
                 work = Path(tmp)
@@ -341,11 +351,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modalities", nargs="+", default=None, metavar="KEY")
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     parser.add_argument("--template-id", default=None)
+    parser.add_argument("--add", action="store_true",
+                        help="keep the existing template's other precision variants")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out = build_template(args.out, args.config, modalities=args.modalities,
-                         precisions=args.precisions, template_id=args.template_id)
+                         precisions=args.precisions, template_id=args.template_id,
+                         add=args.add)
     print(out)
     return 0
 

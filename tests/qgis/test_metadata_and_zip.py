@@ -52,7 +52,9 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
         (top,) = tops
         assert top.isidentifier()
         for needed in ("metadata.txt", "__init__.py", "LICENSE", "resources/icon.svg",
-                       "copgen_plugin/plugin.py", "copgen_plugin/processing/provider.py"):
+                       "copgen_plugin/plugin.py", "copgen_plugin/processing/provider.py",
+                       "resources/templates/copgen-base/template.json",
+                       "resources/templates/copgen-base/fp32/denoiser.onnx"):
             assert f"{top}/{needed}" in names, needed
         meta = configparser.ConfigParser()
         meta.read_string(zf.read(f"{top}/metadata.txt").decode("utf-8"))
