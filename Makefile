@@ -15,8 +15,10 @@ setup-runtime:    ## the same without the dev/export requirements (torch, pytest
 test: setup       ## the whole suite, QGIS included
 	bash scripts/run_tests.sh
 
-lint: setup
+lint: setup       ## ruff, and mypy on the layers that carry the product's decisions
 	$(VENV)/bin/ruff check .
+	$(PY) -m mypy --ignore-missing-imports $(PLUGIN)/engine $(PLUGIN)/geo $(PLUGIN)/fill \
+	  $(PLUGIN)/processing
 
 package: setup    ## the installable plugin ZIP in dist/
 	$(PY) scripts/package.py --out dist

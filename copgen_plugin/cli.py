@@ -18,21 +18,20 @@ import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO, TypeVar
 
 from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
-
-if TYPE_CHECKING:  # the fill package imports rasterio: only when a fill command runs
-    from .fill.request import FillReport, FillRequest
+from .errors import InputError
+from .fill import options
+from .fill.request import FillOutputs, FillRequest, LayerInput
 
 log = logging.getLogger("copgen_plugin")
 
-#: condition options -> the modality family they hold
-CONDITION_OPTIONS = {"s2l2a": "S2L2A", "s2l1c": "S2L1C", "s1": "S1RTC", "dem": "DEM",
-                     "lulc": "LULC", "cloud_mask": "cloud_mask"}
-
+T = TypeVar("T")
+R = TypeVar("R")
 
 def _diagnostics(args: argparse.Namespace) -> int:
     facts = collect(device=args.device)
@@ -79,58 +78,19 @@ class TextProgress:
             self.drawn = False
 
 
-def _remap(text: str | None) -> dict[int, int] | None:
-    """``terramind`` or ``"3:4,4:5"`` -> a code mapping."""
-    if text is None or not text.strip():
-        return None
-    if text.strip().lower() == "terramind":
-        from .engine.modalities import TERRAMIND_TO_ESRI_LULC
-
-        return dict(TERRAMIND_TO_ESRI_LULC)
-    out: dict[int, int] = {}
-    for item in text.replace(";", ",").split(","):
-        if not item.strip():
-            continue
-        src, sep, dst = item.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            out[int(src)] = int(dst)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"--lulc-remap: {item.strip()!r} is not 'from:to' (e.g. 3:4,4:5 or terramind)"
-            ) from None
-    return out
-
-
-def _date(text: str) -> dt.date:
+def _date(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(text.strip()[:10])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2021-06-01") from None
+        return options.parse_date(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _cond_bands(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    families = {f.lower(): f for f in CONDITION_OPTIONS.values()}
-    for item in items or []:
-        fam, sep, mapping = item.partition("=")
-        if not sep or fam.strip().lower() not in families:
-            raise argparse.ArgumentTypeError(
-                f"--condition-bands {item!r}: use FAMILY=MAPPING with FAMILY one of "
-                f"{', '.join(CONDITION_OPTIONS.values())}")
-        out[families[fam.strip().lower()]] = mapping.strip()
-    return out
-
-
-def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
-    """One argument builder for gapfill and generate."""
-    from .fill.request import DEVICES, LAYER_MODALITIES, S1_SCALES
-
+def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
+    """The gapfill/generate arguments (reusable: e.g. a batch subcommand builds on them)."""
     p.add_argument("input", type=Path, metavar="REFERENCE" if generate else "INPUT",
                    help="grid of the generated rasters" if generate
                    else "the layer with gaps (nodata and/or --mask)")
-    p.add_argument("--modality", choices=LAYER_MODALITIES, required=generate,
+    p.add_argument("--modality", choices=options.LAYER_MODALITIES, required=generate,
                    default=None if generate else "S2L2A",
                    help="modality to generate" if generate
                    else "modality of INPUT (default S2L2A)")
@@ -144,12 +104,12 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
         p.add_argument("--mask", type=Path, help="gap mask raster (non-zero = gap), any grid")
         p.add_argument("--nodata", type=float, help="nodata of INPUT (overrides the file's)")
     p.add_argument("--bands", help="band mapping of INPUT ('B04,B03,B02,B08' or 'B02:1,...')")
-    for opt, family in CONDITION_OPTIONS.items():
-        p.add_argument(f"--{opt.replace('_', '-')}", type=Path, dest=opt, metavar="PATH",
-                       help=f"condition layer: {family}")
+    for slot in options.CONDITIONS:
+        p.add_argument(f"--{slot.option.replace('_', '-')}", type=Path, dest=slot.option,
+                       metavar="PATH", help=f"condition layer: {slot.family}")
     p.add_argument("--condition-bands", action="append", metavar="FAMILY=MAPPING",
                    help="band mapping of a condition layer, e.g. S2L1C=B02,B03,B04,B08")
-    p.add_argument("--s1-scale", choices=S1_SCALES, default="auto",
+    p.add_argument("--s1-scale", choices=options.S1_SCALES, default="auto",
                    help="S1 values in dB or linear power (default: detected and reported)")
     p.add_argument("--lulc-remap", help="land cover numbering of the LULC layer: 'terramind' "
                    "or 'from:to,...' into COP-GEN's Esri codes")
@@ -160,11 +120,11 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--samples", type=int, default=4, help="number of samples N (default 4)")
     p.add_argument("--steps", type=int, help="solver steps (default: the model's, 50)")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--device", choices=options.DEVICES, default="auto")
     p.add_argument("--overlap", type=float, default=320.0, help="footprint overlap in metres")
     p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
-    p.add_argument("--spread-statistic", choices=("std", "range", "iqr"), default="std")
+    p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -173,23 +133,29 @@ def _add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.set_defaults(func=_fill, generate=generate)
 
 
+def _parsed(what: str, parse: Callable[[T], R], text: T) -> R:
+    """One of the shared text parsers, its error naming the CLI option."""
+    try:
+        return parse(text)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
 def build_request(args: argparse.Namespace) -> FillRequest:
     """Parsed arguments -> FillRequest (the same request the Processing algorithm builds)."""
-    from .fill.request import FillOutputs, FillRequest, LayerInput
+    remap = _parsed("--lulc-remap", options.parse_lulc_remap, args.lulc_remap)
+    cond_bands = _parsed("--condition-bands", options.parse_condition_bands,
+                         args.condition_bands)
 
-    remap = _remap(args.lulc_remap)
-    cond_bands = _cond_bands(args.condition_bands)
+    def layer(path: Path, family: options.LayerModality, bands: str | None,
+              nodata: float | None = None) -> LayerInput:
+        return LayerInput(path=path, modality=family, bands=bands, s1_scale=args.s1_scale,
+                          code_remap=remap if family == "LULC" else None, nodata=nodata)
 
-    def layer(path: Path, family: str, **extra: object) -> LayerInput:
-        return LayerInput(path=path, modality=family, s1_scale=args.s1_scale,
-                          code_remap=remap if family == "LULC" else None,
-                          **extra)  # type: ignore[arg-type]
-
-    target = layer(args.input, args.modality, bands=args.bands,
-                   nodata=getattr(args, "nodata", None))
-    conditions = tuple(layer(getattr(args, opt), family, bands=cond_bands.get(family))
-                       for opt, family in CONDITION_OPTIONS.items()
-                       if getattr(args, opt) is not None)
+    target = layer(args.input, args.modality, args.bands, getattr(args, "nodata", None))
+    conditions = tuple(layer(getattr(args, slot.option), slot.family,
+                             cond_bands.get(slot.family))
+                       for slot in options.CONDITIONS if getattr(args, slot.option) is not None)
     return FillRequest(
         mode="generate" if args.generate else "gapfill", target=target,
         outputs=FillOutputs(filled=args.out_filled, spread=args.out_spread,
@@ -201,30 +167,9 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise)
 
 
-def _summary(r: FillReport) -> list[str]:
-    from .fill.request import EDGES
-
-    lines = [
-        f"model: {r.model_id} {r.model_version}{' (demo)' if r.demo_model else ''}",
-        f"device used: {r.device}",
-        f"grid: {r.grid}; working CRS {r.working_crs}",
-        f"footprints: {r.footprints_run} run of {r.footprints_total}; gap pixels "
-        f"{r.gap_pixels}, generated {r.pixels_written}",
-        f"seed {r.seed}, {r.steps} steps, {r.n_samples} samples; date {r.date} "
-        f"({r.date_source})",
-    ]
-    lines.append(f"edges: {EDGES[r.harmonised]}")
-    lines += [f"condition: {c}" for c in r.conditions]
-    lines += [f"S1 scale: {s}" for s in r.s1_scale]
-    lines += [f"note: {n}" for n in r.notes]
-    lines += [f"output: {k} {v}" for k, v in r.outputs.items()]
-    lines.append(f"time: {r.seconds:.1f} s")
-    return lines
-
-
 def _fill(args: argparse.Namespace) -> int:
-    from .engine.errors import Cancelled, CopgenError
-    from .fill import run_fill
+    from .errors import Cancelled, CopgenError
+    from .fill import run_fill, summary_lines
 
     logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)
     bar = TextProgress(sys.stderr)
@@ -232,10 +177,6 @@ def _fill(args: argparse.Namespace) -> int:
         request = build_request(args)
         report = run_fill(request, progress=None if args.quiet else bar,
                           log=bar.message if args.verbose else None)
-    except argparse.ArgumentTypeError as exc:
-        bar.end()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except (Cancelled, KeyboardInterrupt):
         bar.end()
         print("error: cancelled; no output was written", file=sys.stderr)
@@ -248,7 +189,7 @@ def _fill(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(dataclasses.asdict(report), indent=2, default=str))
     else:
-        print("\n".join(_summary(report)))
+        print("\n".join(summary_lines(report)))
     return 0
 
 
@@ -261,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--device", choices=sorted(DEVICE_PROVIDERS), default="auto")
     diag.add_argument("--output", type=Path, help="write the Markdown report here")
     diag.set_defaults(func=_diagnostics)
-    _add_fill_arguments(commands.add_parser(
+    add_fill_arguments(commands.add_parser(
         "gapfill", help="fill the gaps of a layer: N samples, filled and spread rasters"),
         generate=False)
-    _add_fill_arguments(commands.add_parser(
+    add_fill_arguments(commands.add_parser(
         "generate", help="generate a whole modality on a reference grid from conditions"),
         generate=True)
     from .cli_download import add_command

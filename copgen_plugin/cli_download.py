@@ -37,7 +37,7 @@ def add_command(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .cli import TextProgress
-    from .engine.errors import Cancelled, CopgenError
+    from .errors import Cancelled, CopgenError
     from .install.download import DownloadRequest, download_model
 
     logging.getLogger("copgen_plugin").setLevel(logging.WARNING)

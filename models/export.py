@@ -22,7 +22,7 @@ from models.checkpoints import load_state_dict_file, load_strict, load_vae_weigh
 from models.configs import ModalitySpec, get_size, select_modalities
 from models.denoiser import CopgenUViT
 from models.locate import choose_files, list_tree
-from models.manifest import PackageInfo, sha256_file
+from models.manifest import ManifestInfo, sha256_of
 from models.onnx_export import ExportOptions
 from models.package import export_package
 
@@ -95,7 +95,7 @@ def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config:
     if record_hashes:
         extra["weights"] = {"denoiser": _file_record(denoiser)}
         extra["weights"] |= {k: _file_record(src) for k, src in sorted(vaes.items())}
-    info = PackageInfo(
+    info = ManifestInfo(
         model_id=provenance.model_id, model_version=provenance.model_version,
         title=provenance.title, licence=provenance.licence, source=provenance.source,
         config=config, architecture={}, extra=extra,
@@ -107,7 +107,7 @@ def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config:
 
 def _file_record(src: SourceFile) -> dict[str, Any]:
     """Provenance of one source checkpoint: its name in the source layout and SHA-256."""
-    return {**src.origin, "file": src.name, "sha256": sha256_file(src.path),
+    return {**src.origin, "file": src.name, "sha256": sha256_of(src.path),
             "bytes": src.path.stat().st_size}
 
 

@@ -6,32 +6,37 @@ nothing here depends on torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from copgen_plugin.engine.package import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    OFFICIAL_SOLVER,
+    SolverSettings,
+)
+from copgen_plugin.engine.schedule import ScheduleSettings
+from copgen_plugin.engine.verify import FileEntry, sha256_of, verify_files
+from copgen_plugin.errors import PackageError
 from models.configs import FOOTPRINT_M, ModalitySpec, network_order
 
 log = logging.getLogger(__name__)
 
-FORMAT = "copgen-model-package"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "PackageError", "sha256_of"]
+
 EXPORTER_VERSION = "0.1.0"
 DENOISER_FILE = "denoiser.onnx"
 
-SCHEDULE = {"kind": "discrete_scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
-            "num_train_timesteps": 1000}
-SOLVER = {"name": "dpm_solver", "predict_x0": True, "order": 3, "method": "fast",
-          "skip_type": "time_uniform", "t_start": 1.0, "t_end": 0.001, "steps": 50}
-
-
-class PackageError(RuntimeError):
-    """A package is incomplete, or a file does not match its recorded checksum."""
+#: what the exporter writes: the engine's defaults, so the two cannot drift apart
+SCHEDULE = asdict(ScheduleSettings())
+_SOLVER_DEFAULTS = SolverSettings()
+SOLVER = {**OFFICIAL_SOLVER, "t_start": _SOLVER_DEFAULTS.t_start,
+          "t_end": _SOLVER_DEFAULTS.t_end, "steps": _SOLVER_DEFAULTS.steps}
 
 
 def encoder_file(key: str) -> str:
@@ -40,14 +45,6 @@ def encoder_file(key: str) -> str:
 
 def decoder_file(key: str) -> str:
     return f"decoder_{key}.onnx"
-
-
-def sha256_file(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def modality_entry(spec: ModalitySpec, scale_factor: float | None = None) -> dict[str, Any]:
@@ -72,7 +69,7 @@ def modality_entry(spec: ModalitySpec, scale_factor: float | None = None) -> dic
 
 
 @dataclass
-class PackageInfo:
+class ManifestInfo:
     """The descriptive part of a manifest (who made the weights, under which licence)."""
 
     model_id: str
@@ -87,7 +84,7 @@ class PackageInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_manifest(info: PackageInfo, specs: Iterable[ModalitySpec], package_dir: Path,
+def build_manifest(info: ManifestInfo, specs: Iterable[ModalitySpec], package_dir: Path,
                    scale_factors: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Assemble the manifest and hash every file of the package except ``manifest.json``."""
     by_key = {s.key: s for s in specs}
@@ -123,7 +120,7 @@ def hash_files(package_dir: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(Path(package_dir).iterdir()):
         if path.name == MANIFEST or path.name.startswith(".") or not path.is_file():
             continue
-        files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        files[path.name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
     return files
 
 
@@ -156,20 +153,19 @@ def required_files(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def verify_package(package_dir: Path, check_hashes: bool = True) -> dict[str, Any]:
-    """Raise :class:`PackageError` naming every missing, extra-unlisted or changed file."""
+    """Raise :class:`PackageError` naming every unlisted required, missing or changed file
+    (each checked by the engine's verification, the one the plugin runs before loading)."""
     package_dir = Path(package_dir)
     manifest = read_manifest(package_dir)
     listed = manifest.get("files", {})
     problems = [f"{n}: required but not listed" for n in required_files(manifest)
                 if n not in listed]
     for name, meta in listed.items():
-        path = package_dir / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif path.stat().st_size != meta["bytes"]:
-            problems.append(f"{name}: {path.stat().st_size} bytes, manifest says {meta['bytes']}")
-        elif check_hashes and sha256_file(path) != meta["sha256"]:
-            problems.append(f"{name}: sha256 differs from the manifest")
+        entry = FileEntry(name, str(meta["sha256"]), int(meta["bytes"]))
+        try:
+            verify_files(package_dir, [entry], mode="full" if check_hashes else "size")
+        except PackageError as exc:
+            problems.append(str(exc).removeprefix(f"model package {package_dir}: "))
     if problems:
         raise PackageError(f"{package_dir}: " + "; ".join(problems))
     return manifest

@@ -25,7 +25,7 @@ from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import (
     DENOISER_FILE,
     MANIFEST,
-    PackageInfo,
+    ManifestInfo,
     build_manifest,
     decoder_file,
     encoder_file,
@@ -73,7 +73,7 @@ def export_package(
     out_dir: Path,
     denoiser: DenoiserSource,
     vaes: Mapping[str, VAESource],
-    info: PackageInfo,
+    info: ManifestInfo,
     options: ExportOptions | None = None,
     specs: Mapping[str, ModalitySpec] | None = None,
 ) -> Path:

@@ -46,7 +46,7 @@ from models.autoencoder import AutoencoderKL
 from models.configs import ModalitySpec, get_size, select_modalities
 from models.denoiser import CopgenUViT
 from models.export import DEFAULT_PROVENANCE
-from models.manifest import DENOISER_FILE, MANIFEST, PackageInfo, decoder_file, encoder_file
+from models.manifest import DENOISER_FILE, MANIFEST, ManifestInfo, decoder_file, encoder_file
 from models.onnx_export import ExportOptions
 from models.package import export_package
 
@@ -99,7 +99,7 @@ def _numpy_state(module: nn.Module) -> dict[str, np.ndarray]:
 def _export(out: Path, config: str, specs: list[ModalitySpec], seed: int, fp16: bool,
             opset: int) -> dict[str, Any]:
     prov = DEFAULT_PROVENANCE[config]
-    info = PackageInfo(prov.model_id, prov.model_version, prov.title, prov.licence, prov.source,
+    info = ManifestInfo(prov.model_id, prov.model_version, prov.title, prov.licence, prov.source,
                        config, {}, extra=dict(prov.extra))
     vaes = {s.key: (lambda s=s: random_vae(config, s, seed)) for s in specs if s.is_image}
     export_package(out, lambda: random_backbone(config, specs, seed), vaes, info,

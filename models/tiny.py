@@ -23,7 +23,7 @@ from torch import nn
 from models.autoencoder import AutoencoderKL
 from models.configs import get_size, select_modalities
 from models.denoiser import CopgenUViT
-from models.manifest import PackageInfo
+from models.manifest import ManifestInfo
 from models.onnx_export import ExportOptions
 from models.package import export_package
 
@@ -78,7 +78,7 @@ def build_tiny_package(out_dir: Path | str, modalities: Sequence[str] | None = N
     keys = [s.key for s in specs]
     denoiser = tiny_denoiser(keys, seed)
     vaes = {s.key: (lambda k=s.key: tiny_vae(k, seed)) for s in specs if s.is_image}
-    info = PackageInfo(
+    info = ManifestInfo(
         model_id=TINY_MODEL_ID,
         model_version=f"seed-{seed}",
         title="COP-GEN tiny, random weights (tests only, outputs are meaningless)",

@@ -5,7 +5,6 @@ session is created, so the QGIS plugin loads (and can explain what is missing) w
 
 Modules, each with one job:
 
-* ``errors``      the exception hierarchy (``CopgenError`` and subclasses, ``Cancelled``)
 * ``modalities``  modality specs and the exact pre-/post-processing
 * ``package``     the one manifest parser (``load_package``); ``verify`` checks the files
 * ``schedule``    the discrete VP noise schedule; ``sampler`` the official DPM-Solver
@@ -30,8 +29,8 @@ _EXPORTS = {
     "RuntimeOptions": "runtime",
     "ModelPackage": "package",
     "load_package": "package",
-    "CopgenError": "errors",
-    "Cancelled": "errors",
+    "CopgenError": "..errors",  # the plugin-wide hierarchy, re-exported for engine callers
+    "Cancelled": "..errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -41,4 +40,5 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{module}", __name__), name)
+    return getattr(import_module(module if module.startswith("..") else f".{module}",
+                                   __name__), name)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, InputError
+from ..errors import Cancelled, InputError
 from .harmonise import harmonic_offset
 from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
 from .joint import JointNoiseModel, LatentLayout
@@ -33,7 +33,6 @@ from .modalities import (
     denormalise,
     invert_code_remap,
     normalise,
-    normalise_image,
 )
 from .package import ModelPackage, load_package
 from .requests import (
@@ -46,12 +45,12 @@ from .requests import (
 from .runtime import DenoiserSession, OnnxModel, RuntimeOptions
 from .sampler import DPMSolver
 from .schedule import NoiseSchedule
-from .spread import CategoricalSpread, OnlineSpread, Spread, categorical_spread
 from .tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int], None]
+#: solver progress: (evaluations done, total); not the fill's (fraction, message) ProgressFn
+StepProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
 
 
@@ -70,6 +69,13 @@ def sample_generator(seed: int, index: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1, index))))
 
 
+def _fresh_seed() -> int:
+    """A seed from the OS entropy, for requests that give none."""
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # generated entropy is one int
+    return entropy
+
+
 def _condition_generator(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0,))))
 
@@ -80,7 +86,7 @@ class CopgenEngine:
     def __init__(self, package: ModelPackage, options: RuntimeOptions | None = None) -> None:
         self.package = package
         self.options = options or RuntimeOptions()
-        self.schedule = NoiseSchedule.from_manifest(package.schedule)
+        self.schedule = NoiseSchedule.from_settings(package.schedule)
         self._denoiser: DenoiserSession | None = None
         self._tokenizers: dict[str, Tokenizer] = {}
 
@@ -184,8 +190,11 @@ class CopgenEngine:
             eps = rng.standard_normal((1, *spec.latent_shape), dtype=np.float32)
         return self.tokenizer(key).encode(x, eps)
 
-    def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest) -> HeldLatent:
-        """Encode the observation (shared, or one per sample) with its gaps made neutral."""
+    def _held_latent(self, key: str, obs: PartialObservation, req: GenerationRequest
+                     ) -> tuple[HeldLatent, np.ndarray]:
+        """Encode the observation (shared, or one per sample) with its gaps made neutral;
+        also the observation in network space (1 or N, C, H, W; gap pixels made harmless),
+        normalised this once, for the harmonisation of the decoded samples."""
         spec = self.package.spec(key)
         observed = np.asarray(obs.observed, dtype=bool)
         if observed.shape != spec.image_shape[1:]:
@@ -201,6 +210,7 @@ class CopgenEngine:
         if not req.inputs_normalised:  # gap pixels may hold nodata or NaN: make them harmless
             stack[:, :, ~observed] = 0
         x = np.concatenate([self._to_network(spec, v, req) for v in stack])
+        network = x.copy()
         for c in range(x.shape[1]):  # gaps -> mean of the observed pixels (keeps the encoder calm)
             gap = x[:, c][:, ~observed]
             fill = x[:, c][:, observed].mean(axis=1, keepdims=True) if observed.any() else 0.0
@@ -210,9 +220,9 @@ class CopgenEngine:
             (len(x), *spec.latent_shape), np.float32)
         logger.info("%s: %d of %d latent cells held by inpainting%s", key, int(cells.sum()),
                     cells.size, " (one observation per sample)" if per_sample else "")
-        return HeldLatent(latent, cells)
+        return HeldLatent(latent, cells), network
 
-    def generate(self, req: GenerationRequest, *, progress: ProgressFn | None = None,
+    def generate(self, req: GenerationRequest, *, progress: StepProgressFn | None = None,
                  cancel: CancelFn | None = None) -> GenerationResult:
         """Generate ``req.n_samples`` samples of the requested modalities for one footprint."""
         plan = self._plan(req)
@@ -220,15 +230,16 @@ class CopgenEngine:
         steps = req.steps or pkg.solver.steps
         solver = DPMSolver(self.schedule, steps=steps, t_start=pkg.solver.t_start,
                            t_end=pkg.solver.t_end)
-        seed = int(req.seed if req.seed is not None else np.random.SeedSequence().entropy)
+        seed = int(req.seed) if req.seed is not None else _fresh_seed()
         denoiser = self.denoiser()
         cond_rng = _condition_generator(seed)
         conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)
                       for k in plan.conditions}
-        held = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
-                if k in req.partial}
+        observations = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
+                        if k in req.partial}
+        held = {k: h for k, (h, _) in observations.items()}
         layout = LatentLayout(pkg.specs, plan.generated)
-        out = _Outputs(self, plan, req, held)
+        out = _Outputs(self, plan, req, held, {k: x for k, (_, x) in observations.items()})
         batches = [range(s, min(s + req.batch_size, req.n_samples))
                    for s in range(0, req.n_samples, req.batch_size)]
         total, done = len(batches) * steps, 0
@@ -271,10 +282,17 @@ class CopgenEngine:
 
 
 class _Outputs:
-    """Decode, de-normalise, composite and accumulate spread, batch by batch."""
+    """Decode, harmonise, de-normalise and composite, batch by batch.
+
+    Observed pixels of a partial observation are put back on the native grid
+    (``composite_observed``): a caller that resamples the samples onto another grid (the 20
+    and 60 m groups onto a 10 m target) then blends the observation, not the decoder's
+    version of it, into the gap pixels next to it. The guarantee that observed pixels of a
+    *file* pass through bit for bit is the caller's writer (``geo.write``'s mask) alone.
+    """
 
     def __init__(self, engine: CopgenEngine, plan: _Plan, req: GenerationRequest,
-                 held: Mapping[str, HeldLatent]) -> None:
+                 held: Mapping[str, HeldLatent], network: Mapping[str, np.ndarray]) -> None:
         self.engine, self.plan, self.req, self.held = engine, plan, req, held
         pkg = engine.package
         self.samples: dict[str, list[np.ndarray]] = {k: [] for k in plan.outputs}
@@ -282,16 +300,13 @@ class _Outputs:
         self.generated: dict[str, np.ndarray] = {}
         self.observed_values: dict[str, np.ndarray] = {}  # physical, for compositing
         self.observed_network: dict[str, np.ndarray] = {}  # network space, for harmonising
-        self.spread: dict[str, OnlineSpread | None] = {}
         for key in plan.outputs:
             spec = pkg.modalities[key]
             if not spec.is_image:
-                self.spread[key] = None
                 continue
             part = req.partial.get(key)
-            mask = (np.ones(spec.image_shape[1:], bool) if part is None
-                    else ~np.asarray(part.observed, dtype=bool))
-            self.generated[key] = mask
+            self.generated[key] = (np.ones(spec.image_shape[1:], bool) if part is None
+                                   else ~np.asarray(part.observed, dtype=bool))
             if part is not None and req.composite_observed:
                 values = np.asarray(part.values)
                 stack = values if values.ndim == 4 else values[None]
@@ -299,19 +314,7 @@ class _Outputs:
                     stack = denormalise(spec, stack.astype(np.float32))
                 self.observed_values[key] = stack  # (1 or N, C_raw, H, W) physical
             if part is not None and req.harmonise and not spec.is_categorical:
-                self.observed_network[key] = self._network_observation(spec, part)
-            self.spread[key] = (None if spec.is_categorical or not req.compute_spread else
-                                OnlineSpread((spec.raw_channels, *spec.image_shape[1:]),
-                                             generated=mask))
-
-    def _network_observation(self, spec: ModalitySpec, part: PartialObservation) -> np.ndarray:
-        """The observation in network space (1 or N, C, H, W), gap pixels made harmless."""
-        values = np.asarray(part.values)
-        stack = np.array(values if values.ndim == 4 else values[None], dtype=np.float32)
-        if self.req.inputs_normalised:
-            return stack
-        stack[:, :, ~np.asarray(part.observed, dtype=bool)] = 0
-        return normalise_image(spec, stack, s1_in_db=self.req.s1_in_db, check_shape=False)
+                self.observed_network[key] = network[key]
 
     def add(self, latents: Mapping[str, np.ndarray], rows: np.ndarray) -> None:
         """One batch: ``rows`` are the sample indices of its rows."""
@@ -333,27 +336,15 @@ class _Outputs:
                 phys[:, :, obs] = values[:, :, obs]
             self.latents[key].append(z)
             self.samples[key].append(phys)
-            acc = self.spread.get(key)
-            if acc is not None:
-                for sample in phys:
-                    acc.update(sample)
 
     def result(self, seed: int, steps: int, device: str,
                providers: dict[str, list[str]]) -> GenerationResult:
         pkg, req = self.engine.package, self.req
-        samples = {k: np.concatenate(v) for k, v in self.samples.items()}
-        spread: dict[str, Spread | CategoricalSpread | None] = {}
-        for key, acc in self.spread.items():
-            if acc is not None:
-                spread[key] = acc.result()
-            elif pkg.modalities[key].is_categorical and req.compute_spread:
-                spread[key] = categorical_spread(samples[key], generated=self.generated[key])
-            else:
-                spread[key] = None
         return GenerationResult(
-            samples=samples, latents={k: np.concatenate(v) for k, v in self.latents.items()},
+            samples={k: np.concatenate(v) for k, v in self.samples.items()},
+            latents={k: np.concatenate(v) for k, v in self.latents.items()},
             generated=self.generated,
-            latent_held={k: h.cells for k, h in self.held.items()}, spread=spread,
+            latent_held={k: h.cells for k, h in self.held.items()},
             condition_latent="posterior_mean" if req.condition_latent == "mean"
             else "posterior_sample",
             other_modalities=req.other_modalities, seed=seed, steps=steps,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: screened-Poisson term: the offset decays over ~1/sqrt(screening) pixels (100 px here)
 SCREENING = 1e-4

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..arrays import dilate
+from ..errors import InputError
 from .joint import LatentLayout
 from .schedule import NoiseSchedule
 
@@ -45,18 +46,6 @@ def latent_observed_mask(
     # erosion: a cell stays observed only if its (2m+1)^2 neighbourhood is (cells outside the
     # footprint do not count as gaps)
     return ~dilate(~cells, margin)
-
-
-def dilate(mask: np.ndarray, distance: int) -> np.ndarray:
-    """(H, W) bool: True within ``distance`` pixels (chessboard) of a True pixel of ``mask``;
-    nothing outside the array counts."""
-    h, w = mask.shape
-    padded = np.pad(mask, distance)
-    out = mask.copy()
-    for dy in range(2 * distance + 1):
-        for dx in range(2 * distance + 1):
-            out |= padded[dy:dy + h, dx:dx + w]
-    return out
 
 
 @dataclass(frozen=True)

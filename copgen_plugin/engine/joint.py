@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .modalities import ModalitySpec
 
 #: (latents per key (B, C, h, w), timesteps per key (B,)) -> noise prediction per key

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, ModalityError
+from ..arrays import db_to_linear, linear_to_db
+from ..errors import InputError, ModalityError
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +184,8 @@ def normalise_image(
     if kind == "log_db_minmax":
         v = _as_float32(raw)
         if s1_in_db:
-            v = np.power(np.float32(10.0), v / np.float32(10.0)).astype(np.float32)
-        return _log_minmax(v, norm, lambda a: np.float32(10.0) * np.log10(a))
+            v = db_to_linear(v)
+        return _log_minmax(v, norm, lambda a: linear_to_db(a, floor=None))
     if kind == "log1p_minmax":
         return _log_minmax(_as_float32(raw), norm, np.log1p)
     if kind == "onehot":
@@ -345,7 +346,7 @@ def denormalise(
     if kind == "reflectance":
         return (u * np.float32(norm.const("scale"))).astype(np.float32)
     if kind == "log_db_minmax":
-        return _exp_minmax(u, norm, lambda d: np.power(np.float32(10.0), d / np.float32(10.0)))
+        return _exp_minmax(u, norm, db_to_linear)
     if kind == "log1p_minmax":
         return _exp_minmax(u, norm, np.expm1)
     if kind == "onehot":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ManifestError, ModalityError
+from ..errors import InputError, ManifestError, ModalityError
 from .modalities import (
     FAMILIES,
     NORMALISATION_FAMILIES,
@@ -24,12 +24,14 @@ from .modalities import (
     ModalitySpec,
     Normalisation,
 )
+from .schedule import ScheduleSettings, parse_schedule
 from .verify import FileEntry, verify_files
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "copgen-model-package"
 FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
 VERIFY_MODES = ("cached", "full", "size", "none")
 
 #: solver settings the engine implements (the official sampler call)
@@ -61,7 +63,7 @@ class ModelPackage:
     footprint_m: float
     network_order: tuple[str, ...]
     modalities: Mapping[str, ModalitySpec]
-    schedule: Mapping[str, Any]
+    schedule: ScheduleSettings
     solver: SolverSettings
     denoiser: str
     files: Mapping[str, FileEntry]
@@ -251,9 +253,7 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
     denoiser = _get(manifest, "denoiser", "the top level")
     if denoiser not in files:
         raise ManifestError(f"manifest: denoiser {denoiser!r} is not listed in 'files'")
-    schedule = _get(manifest, "schedule", "the top level")
-    if not isinstance(schedule, Mapping) or schedule.get("kind") != "discrete_scaled_linear":
-        raise ManifestError(f"manifest: unsupported noise schedule {schedule!r}")
+    schedule = parse_schedule(_get(manifest, "schedule", "the top level"))
     return ModelPackage(
         root=root, manifest=manifest,
         model_id=str(_get(manifest, "model_id", "the top level")),
@@ -262,7 +262,7 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
         demo=bool(manifest.get("demo", False)), licence=str(manifest.get("licence", "")),
         precision=str(manifest.get("precision", "fp32")),
         footprint_m=float(manifest.get("footprint_m", 1920)),
-        network_order=tuple(order), modalities=modalities, schedule=dict(schedule),
+        network_order=tuple(order), modalities=modalities, schedule=schedule,
         solver=_parse_solver(manifest.get("solver")), denoiser=denoiser, files=files,
     )
 
@@ -279,7 +279,7 @@ def load_package(
     if verify not in VERIFY_MODES:
         raise InputError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
     root = Path(root).expanduser().resolve()
-    manifest_path = root / "manifest.json"
+    manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise ManifestError(f"no manifest.json in {root}: not a model package")
     try:

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .spread import CategoricalSpread, Spread
-
 #: the two official treatments of modalities that are neither given nor requested
 OTHER_MODALITIES = ("generate", "noise")
 #: how a condition image becomes a latent
@@ -71,7 +69,6 @@ class GenerationRequest:
     inpaint_margin: int = 1
     harmonise: bool = True
     composite_observed: bool = True
-    compute_spread: bool = True
 
 
 @dataclass
@@ -83,10 +80,10 @@ class GenerationResult:
       lat_lon (N, 1, 1, 2) degrees; timestamps (N, 1, 1, 3) int64 [day, month, year].
     * ``latents[key]``: (N, c, h, w) diffusion-space latents the decoder received.
     * ``generated[key]``: (H, W) bool, True where the pixel is the model's (image modalities);
-      observed pixels of a partial observation are False (and copied from the observation when
-      ``composite_observed``).
+      observed pixels of a partial observation are False (and hold the observation when
+      ``composite_observed``, so resampling onto another grid blends the observation into
+      the gap edge; bit-exact pass-through of a file's pixels is the writer's mask).
     * ``latent_held[key]``: (h, w) bool, latent cells held by inpainting.
-    * ``spread[key]``: per-pixel statistics over the samples (``None`` for scalars).
     * ``condition_latent``: ``posterior_mean`` or ``posterior_sample``, for the UI to report.
     """
 
@@ -94,7 +91,6 @@ class GenerationResult:
     latents: dict[str, np.ndarray]
     generated: dict[str, np.ndarray]
     latent_held: dict[str, np.ndarray]
-    spread: dict[str, Spread | CategoricalSpread | None]
     condition_latent: str
     other_modalities: str
     seed: int

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+from ..errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+from .devices import DEVICES, Device
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cuda", "cpu")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -46,7 +46,7 @@ def import_onnxruntime() -> ModuleType:
 class RuntimeOptions:
     """How to run graphs: ``device`` auto/cuda/cpu and thread counts (None = ORT default)."""
 
-    device: str = "auto"
+    device: Device = "auto"
     intra_op_threads: int | None = None
     inter_op_threads: int | None = None
     cuda_device_id: int = 0

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .schedule import NoiseSchedule
 
 EpsFn = Callable[[np.ndarray, float], np.ndarray]

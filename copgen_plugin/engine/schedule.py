@@ -10,13 +10,39 @@ the difference is below 1e-6 in alpha and sigma).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import ManifestError
+from ..errors import ManifestError
 
 ArrayLike = float | np.ndarray
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The manifest's ``schedule`` (defaults: COP-GEN's); parsed once by ``parse_manifest``."""
+
+    kind: str = "discrete_scaled_linear"
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+    num_train_timesteps: int = 1000
+
+
+def parse_schedule(value: Any) -> ScheduleSettings:
+    """The manifest's ``schedule`` object -> settings (only the discrete kind exists)."""
+    if not isinstance(value, Mapping) or value.get("kind") != ScheduleSettings.kind:
+        raise ManifestError(f"manifest: unsupported noise schedule {value!r}")
+    d = ScheduleSettings()
+    try:
+        return ScheduleSettings(
+            beta_start=float(value.get("beta_start", d.beta_start)),
+            beta_end=float(value.get("beta_end", d.beta_end)),
+            num_train_timesteps=int(value.get("num_train_timesteps", d.num_train_timesteps)))
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"manifest: invalid noise schedule {dict(value)!r} ({exc})"
+                            ) from None
 
 
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
@@ -33,9 +59,9 @@ class NoiseSchedule:
     def __init__(
         self,
         *,
-        beta_start: float = 0.00085,
-        beta_end: float = 0.012,
-        num_train_timesteps: int = 1000,
+        beta_start: float = ScheduleSettings.beta_start,
+        beta_end: float = ScheduleSettings.beta_end,
+        num_train_timesteps: int = ScheduleSettings.num_train_timesteps,
     ) -> None:
         n = int(num_train_timesteps)
         betas = np.linspace(beta_start**0.5, beta_end**0.5, n, dtype=np.float64) ** 2
@@ -45,16 +71,10 @@ class NoiseSchedule:
         self.log_alpha_knots = 0.5 * np.cumsum(np.log1p(-betas))
 
     @classmethod
-    def from_manifest(cls, schedule: Mapping[str, Any]) -> NoiseSchedule:
-        """Build from the manifest's ``schedule`` object (only the discrete kind exists)."""
-        kind = schedule.get("kind")
-        if kind != "discrete_scaled_linear":
-            raise ManifestError(f"unsupported noise schedule kind {kind!r}")
-        return cls(
-            beta_start=float(schedule.get("beta_start", 0.00085)),
-            beta_end=float(schedule.get("beta_end", 0.012)),
-            num_train_timesteps=int(schedule.get("num_train_timesteps", 1000)),
-        )
+    def from_settings(cls, settings: ScheduleSettings) -> NoiseSchedule:
+        """The schedule a parsed package names."""
+        return cls(beta_start=settings.beta_start, beta_end=settings.beta_end,
+                   num_train_timesteps=settings.num_train_timesteps)
 
     def log_alpha(self, t: ArrayLike) -> np.ndarray:
         return _interp(np.asarray(t, dtype=np.float64), self.t_knots, self.log_alpha_knots)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ChangedFileError, MissingFileError
+from ..errors import ChangedFileError, MissingFileError
 
 logger = logging.getLogger(__name__)
 

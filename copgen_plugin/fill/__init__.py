@@ -3,14 +3,16 @@
 ``run_fill(request, progress=, cancel=, log=) -> FillReport`` is the single entry point of the
 Processing algorithms and the CLI. Modules, each with one job:
 
-* ``request``   the plain request/report values (the contract with the callers)
+* ``options``   the vocabulary of the two doors: enumerations, condition table, text parsers
+* ``request``   the plain request values and their validation (the contract with the callers)
+* ``report``    the run report: counters, notes, tags, the summary both doors print
 * ``model``     which package ``request.model`` names (folder or installed model id)
 * ``inputs``    layers -> package modality keys: band layouts, S1 scale, outputs' shape
 * ``reads``     per footprint: the target's partial observation, conditions on native grids
 * ``footprint`` the plan and the footprint loop (seams held per sample)
 * ``outputs``   samples, filled and spread rasters: copy, cast, ensemble statistics
 * ``progress``  monotonic progress, cancel, messages
-* ``run``       ``run_fill``: validate, set up, run, report
+* ``run``       ``run_fill``: the data flow, steps 1 to 6
 
 Conventions (what an analyst gets):
 
@@ -44,9 +46,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .request import FillOutputs, FillReport, FillRequest, LayerInput
+from .report import FillReport, summary_lines
+from .request import FillOutputs, FillRequest, LayerInput, validate
 
-__all__ = ["FillOutputs", "FillReport", "FillRequest", "LayerInput", "run_fill"]
+__all__ = ["FillOutputs", "FillReport", "FillRequest", "LayerInput", "run_fill",
+           "summary_lines", "validate"]
 
 
 def __getattr__(name: str) -> Any:

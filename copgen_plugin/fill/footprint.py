@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from ..engine.errors import InputError
+from ..arrays import dilate
 from ..engine.generate import CopgenEngine
-from ..engine.inpaint import dilate
 from ..engine.package import ModelPackage
 from ..engine.requests import GenerationRequest, GenerationResult, PartialObservation
+from ..errors import InputError
 from ..geo import (
     Footprint,
     FootprintPlan,
@@ -35,9 +35,10 @@ from ..geo import (
     to_target_grid,
 )
 from .inputs import ConditionSetup, TargetSetup
-from .outputs import FillWriters, WriteStats, inside_mask, write_footprint
+from .outputs import FillWriters, inside_mask, write_footprint
 from .progress import RunFeedback
 from .reads import read_condition, target_observation
+from .report import WriteStats
 
 _log = logging.getLogger(__name__)
 
@@ -133,9 +134,8 @@ class FootprintRunner:
             return np.zeros((t.count, h, w), t.dtype), inside, np.zeros_like(inside)
         tw = read_target_window(t.path, list(range(1, t.count + 1)), fp.window,
                                 nodata=t.nodata_override, mask_path=self.mask)
-        idx = [b - 1 for b in t.gap_bands]
-        observed = tw.valid[idx].all(axis=0) & tw.inside
-        return tw.data, tw.inside & ~observed, observed
+        gap = tw.gap_of(t.gap_bands)
+        return tw.data, gap, tw.inside & ~gap
 
     def _request(self, fp: Footprint, partial: dict[str, PartialObservation]
                  ) -> GenerationRequest:
@@ -159,7 +159,7 @@ class FootprintRunner:
             targets=targets, conditions=conds, partial=partial, n_samples=self.n,
             steps=self.steps, seed=footprint_seed(self.seed, fp.index),
             batch_size=self.batch_size, lulc_code_remap=self.code_remap,
-            compute_spread=False, harmonise=self.harmonise)
+            harmonise=self.harmonise)
 
     def _to_target(self, result: GenerationResult, fp: Footprint
                    ) -> tuple[np.ndarray, np.ndarray]:

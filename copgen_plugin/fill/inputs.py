@@ -18,22 +18,23 @@ import numpy as np
 import rasterio
 from rasterio.warp import transform_bounds
 
-from ..engine.errors import InputError
+from ..arrays import db_to_linear, linear_to_db
 from ..engine.modalities import ModalitySpec
 from ..engine.package import ModelPackage
+from ..errors import InputError
 from ..geo import (
     STANDARD_ORDERS,
     BandLayout,
     RasterGrid,
     S1Scale,
     band_layout,
-    db_to_linear,
     default_resampling,
     group_bands,
     pixel_size_m,
     s1_scale_of_layer,
 )
-from .request import LAYER_MODALITIES, FillRequest, LayerInput
+from .options import LAYER_MODALITIES
+from .request import FillRequest, LayerInput
 
 _log = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ class TargetSetup:
     def from_model(self, values: np.ndarray) -> np.ndarray:
         """Engine physical units -> output units (S1 linear -> dB for a dB layer)."""
         if self.s1 is not None and self.s1.scale == "db":
-            v = np.asarray(values, dtype=np.float32)
-            return (np.float32(10.0) * np.log10(np.maximum(v, np.float32(1e-12)))).astype(
-                np.float32)
+            return linear_to_db(values)
         return values
 
 

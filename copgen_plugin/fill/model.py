@@ -10,8 +10,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..engine.errors import InputError
 from ..engine.package import ModelPackage, load_package
+from ..errors import InputError
 from ..model_store import PackageInfo, find_packages, search_dirs
 
 _log = logging.getLogger(__name__)

@@ -18,20 +18,21 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from ..engine.errors import InputError
-from ..geo import GeoTiffWriter, OutputSet, RasterGrid, read_target_window, to_output_dtype
+from ..engine.spread import sample_statistics
+from ..errors import InputError
+from ..geo import (
+    GeoTiffWriter,
+    OutputSet,
+    RasterGrid,
+    read_target_window,
+    to_output_dtype,
+)
 from .inputs import SPREAD_NODATA, TargetSetup
+from .options import SPREAD_TEXT
+from .report import WriteStats
+from .request import FillOutputs
 
 _log = logging.getLogger(__name__)
-
-SPREAD_STATISTICS = ("std", "range", "iqr")
-_SPREAD_TEXT = {"std": "standard deviation (ddof=1)", "range": "range (max - min)",
-                "iqr": "interquartile range"}
-
-
-def sample_path(samples_dir: Path, k: int) -> Path:
-    """Sample ``k`` (1-based) of a run."""
-    return samples_dir / f"sample_{k}.tif"
 
 
 @dataclass
@@ -41,9 +42,8 @@ class FillWriters:
     spread: GeoTiffWriter
 
 
-def open_writers(outs: OutputSet, target: TargetSetup, *, filled: Path, spread: Path,
-                 samples_dir: Path, n_samples: int, statistic: str,
-                 tags: Mapping[str, str]) -> FillWriters:
+def open_writers(outs: OutputSet, target: TargetSetup, dests: FillOutputs, *, n_samples: int,
+                 statistic: str, tags: Mapping[str, str]) -> FillWriters:
     """Open every output on the target grid with its dtype, nodata, descriptions and tags."""
     grid = target.grid
     base = dict(target.tags) if target.mode == "gapfill" else {}
@@ -51,17 +51,17 @@ def open_writers(outs: OutputSet, target: TargetSetup, *, filled: Path, spread: 
     samples = []
     for k in range(1, n_samples + 1):
         samples.append(outs.add(
-            sample_path(samples_dir, k), grid, count=target.count, dtype=target.dtype,
+            dests.sample(k), grid, count=target.count, dtype=target.dtype,
             nodata=target.nodata, descriptions=list(target.descriptions),
             tags={**base, "COPGEN_PRODUCT": "sample", "COPGEN_SAMPLE": str(k)}))
     what = "mode of the samples" if target.categorical else "mean of the samples"
-    filled_w = outs.add(filled, grid, count=target.count, dtype=target.dtype,
+    filled_w = outs.add(dests.filled, grid, count=target.count, dtype=target.dtype,
                         nodata=target.nodata, descriptions=list(target.descriptions),
                         tags={**base, "COPGEN_PRODUCT": "filled", "COPGEN_FILLED": what})
     stat = ("share of samples disagreeing with the mode" if target.categorical
-            else _SPREAD_TEXT[statistic])
+            else SPREAD_TEXT[statistic])
     spread_w = outs.add(
-        spread, grid, count=target.count, dtype="float32", nodata=SPREAD_NODATA,
+        dests.spread, grid, count=target.count, dtype="float32", nodata=SPREAD_NODATA,
         descriptions=[f"{d} {stat} over {n_samples} samples" for d in target.descriptions],
         tags={**tags, "COPGEN_PRODUCT": "spread", "COPGEN_SPREAD_STATISTIC": stat})
     return FillWriters(samples, filled_w, spread_w)
@@ -111,21 +111,13 @@ def copy_observed(writers: FillWriters, target: TargetSetup, *, mask: Path | Non
                                     mask_path=mask)
             data = tw.data
             if ungen:
-                gap = _gap(tw, target)
+                gap = tw.gap_of(target.gap_bands)
                 if gap.any():
                     data = data.copy()
                     for b in ungen:
                         data[b][gap] = target.nodata  # type: ignore[call-overload]
             for w in (*writers.samples, writers.filled):
                 w.write_window(data, win)
-
-
-def _gap(tw: object, target: TargetSetup) -> np.ndarray:
-    """Gap flags of a window: any named band invalid, or masked."""
-    valid = tw.valid  # type: ignore[attr-defined]
-    inside = tw.inside  # type: ignore[attr-defined]
-    idx = [b - 1 for b in target.gap_bands] or list(range(valid.shape[0]))
-    return inside & ~valid[idx].all(axis=0)
 
 
 def cast_samples(target: TargetSetup, stack: np.ndarray) -> np.ndarray:
@@ -142,34 +134,11 @@ def cast_samples(target: TargetSetup, stack: np.ndarray) -> np.ndarray:
 def ensemble(target: TargetSetup, written: np.ndarray, statistic: str
              ) -> tuple[np.ndarray, np.ndarray]:
     """(filled in the output type, spread float32) from the written samples (N, C, h, w)."""
+    centre, spread = sample_statistics(written, statistic=statistic,
+                                       categorical=target.categorical)
     if target.categorical:
-        codes = np.unique(written)
-        counts = np.stack([(written == c).sum(axis=0) for c in codes])
-        best = np.argmax(counts, axis=0)  # ties: the smallest code
-        mode = codes[best].astype(target.dtype)
-        agree = np.take_along_axis(counts, best[None], axis=0)[0] / written.shape[0]
-        return mode, (1.0 - agree).astype(np.float32)
-    x = written.astype(np.float64)
-    filled = to_output_dtype(x.mean(axis=0), target.dtype, target.nodata)
-    n = x.shape[0]
-    if statistic == "std":
-        spread = x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1:])
-    elif statistic == "range":
-        spread = x.max(axis=0) - x.min(axis=0)
-    elif statistic == "iqr":
-        q25, q75 = np.percentile(x, [25.0, 75.0], axis=0)
-        spread = q75 - q25
-    else:  # validated before the run
-        raise InputError(f"unknown spread statistic {statistic!r}")
-    return filled, spread.astype(np.float32)
-
-
-@dataclass
-class WriteStats:
-    """What the writes of a run amounted to (for the report)."""
-
-    pixels: int = 0  # gap pixels generated
-    nodata_class: int = 0  # filled pixels where the model chose its own "no data" class
+        return centre.astype(target.dtype), spread
+    return to_output_dtype(centre, target.dtype, target.nodata), spread
 
 
 def write_footprint(writers: FillWriters, target: TargetSetup, window: Window,

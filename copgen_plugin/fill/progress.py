@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..engine.errors import Cancelled
+from ..errors import Cancelled
 
 _log = logging.getLogger("copgen_plugin.fill")
 

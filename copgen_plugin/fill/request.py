@@ -8,19 +8,23 @@ real files (QGIS layers are resolved to their sources by the Processing layer).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-#: Modality families a layer can be given as (target or condition), in parameter order.
-LAYER_MODALITIES = ("S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask")
-#: How a Sentinel-1 layer's values are read: detected from the values, or stated.
-S1_SCALES = ("auto", "db", "linear")
-DEVICES = ("auto", "cuda", "cpu")
-MODES = ("gapfill", "generate")
-#: how the generated pixels meet their surroundings, by ``FillReport.harmonised``
-EDGES = {True: "samples blended into the held pixels around them (Poisson)",
-         False: "raw samples (not blended)"}
+from ..errors import InputError
+from .options import (
+    DEVICES,
+    MODES,
+    S1_SCALES,
+    SPREAD_STATISTICS,
+    Device,
+    LayerModality,
+    Mode,
+    S1ScaleChoice,
+    SpreadStatistic,
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,9 @@ class LayerInput:
     """
 
     path: Path
-    modality: str
+    modality: LayerModality
     bands: str | None = None
-    s1_scale: str = "auto"
+    s1_scale: S1ScaleChoice = "auto"
     code_remap: Mapping[int, int] | None = None
     nodata: float | None = None
 
@@ -52,6 +56,14 @@ class FillOutputs:
     filled: Path
     spread: Path
     samples_dir: Path
+
+    def sample(self, k: int) -> Path:
+        """Sample ``k`` (1-based) of a run."""
+        return self.samples_dir / f"sample_{k}.tif"
+
+    def folders(self) -> tuple[Path, ...]:
+        """The folders the outputs go to (created by the run when missing)."""
+        return tuple(dict.fromkeys((self.filled.parent, self.spread.parent, self.samples_dir)))
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class FillRequest:
       samples then agree next to observations and spread apart away from them.
     """
 
-    mode: str
+    mode: Mode
     target: LayerInput
     outputs: FillOutputs
     model: str
@@ -87,48 +99,77 @@ class FillRequest:
     n_samples: int = 4
     steps: int | None = None
     seed: int = 1234
-    device: str = "auto"
+    device: Device = "auto"
     overlap_m: float = 320.0
     batch_size: int = 4
     threads: int = 0
-    spread_statistic: str = "std"
+    spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True
 
 
-@dataclass
-class FillReport:
-    """What ran, for `pushInfo`, the CLI and the tests.
+def _creatable(folder: Path) -> bool:
+    """The folder exists, or its nearest existing ancestor is a folder (the run creates it)."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            return p.is_dir()
+    return False
 
-    Added by the orchestrator: ``mode``; ``date_source`` (parameter / the tag it came from /
-    generated); ``s1_scale`` (how S1 layers were read and why); ``ungenerated_bands`` (target
-    bands the model has no group for: copied through, gaps left as nodata); ``pixels_written``
-    (gap pixels generated; equals ``gap_pixels`` unless a note says otherwise); ``harmonised``
-    (samples blended into their surroundings: asked for, and the target is not classes).
-    """
 
-    model_id: str = ""
-    model_version: str = ""
-    demo_model: bool = False
-    device: str = ""
-    providers: dict[str, list[str]] = field(default_factory=dict)
-    working_crs: str = ""
-    grid: str = ""
-    footprints_total: int = 0
-    footprints_run: int = 0
-    gap_pixels: int = 0
-    seed: int = 0
-    steps: int = 0
-    n_samples: int = 0
-    date: str = ""
-    conditions: list[str] = field(default_factory=list)
-    generated_modalities: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    sample_paths: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    mode: str = ""
-    date_source: str = ""
-    s1_scale: list[str] = field(default_factory=list)
-    ungenerated_bands: list[str] = field(default_factory=list)
-    pixels_written: int = 0
-    harmonised: bool = False
+def validate(request: FillRequest) -> None:
+    """Reject impossible requests before any work, with the parameter's name (both doors call
+    ``run_fill``, which calls this first: they accept and refuse the same requests)."""
+    checks = [
+        (request.mode in MODES, f"mode must be one of {MODES}, got {request.mode!r}"),
+        (request.device in DEVICES, f"device must be one of {DEVICES}, got {request.device!r}"),
+        (request.n_samples >= 1, f"n_samples must be >= 1, got {request.n_samples}"),
+        (request.steps is None or request.steps >= 1, f"steps must be >= 1, got {request.steps}"),
+        (request.seed >= 0, f"seed must be >= 0, got {request.seed}"),
+        (request.batch_size >= 1, f"batch_size must be >= 1, got {request.batch_size}"),
+        (request.threads >= 0, f"threads must be >= 0, got {request.threads}"),
+        (math.isfinite(request.overlap_m) and request.overlap_m >= 0,
+         f"overlap_m must be >= 0 m, got {request.overlap_m}"),
+        (request.spread_statistic in SPREAD_STATISTICS,
+         f"spread_statistic must be one of {SPREAD_STATISTICS}, got "
+         f"{request.spread_statistic!r}"),
+    ]
+    for layer in (request.target, *request.conditions):
+        checks.append((layer.s1_scale in S1_SCALES,
+                       f"{layer.path.name}: s1_scale must be one of {S1_SCALES}"))
+    families = [c.modality for c in request.conditions]
+    dup = sorted({f for f in families if families.count(f) > 1})
+    checks.append((not dup, f"one condition layer per modality; given several {dup}"))
+    if request.mask is not None:
+        checks.append((request.mode == "gapfill", "a gap mask only applies to gap filling"))
+        checks.append((request.mask.is_file(), f"gap mask {request.mask} does not exist"))
+    outs = request.outputs
+    for folder in outs.folders():
+        checks.append((_creatable(folder), f"output folder {folder} cannot be created (a file "
+                                           "is in the way)"))
+    for ok, message in checks:
+        if not ok:
+            raise InputError(message)
+    _check_outputs_apart(request)
+
+
+def _check_outputs_apart(request: FillRequest) -> None:
+    """Inputs are never written: no output path may be an input path or another output."""
+    outs = request.outputs
+    inputs = {p.resolve() for p in [request.target.path, *(c.path for c in request.conditions),
+                                    *([request.mask] if request.mask else [])]}
+    for p in (outs.filled, outs.spread):
+        if p.resolve() in inputs:
+            raise InputError(f"output {p} is one of the inputs; inputs are never overwritten")
+    if outs.filled.resolve() == outs.spread.resolve():
+        raise InputError("the filled and spread outputs are the same file")
+    sd = outs.samples_dir.resolve()
+    for p in inputs:
+        if p.parent == sd and p.name.startswith("sample_"):
+            raise InputError(f"input {p} would be overwritten by a sample output in {sd}")
+    for p in (outs.filled, outs.spread):
+        if p.parent.resolve() == sd and p.name.startswith("sample_") and p.suffix == ".tif":
+            raise InputError(f"output {p} collides with the sample outputs in {sd}")
+    names = {outs.sample(k).resolve() for k in range(1, request.n_samples + 1)}
+    for p in (outs.filled, outs.spread, request.target.path,
+              *(c.path for c in request.conditions)):
+        if p.resolve() in names:
+            raise InputError(f"{p} collides with a sample output in {outs.samples_dir}")

@@ -33,6 +33,7 @@ How an orchestrator drives it for one gap fill (all sizes come from the model ma
 
 from __future__ import annotations
 
+from ..arrays import db_to_linear  # re-exported: readers take it as value_transform
 from .bands import (
     S2L1C_ORDER,
     S2L2A_ORDER,
@@ -41,12 +42,12 @@ from .bands import (
     S1Scale,
     band_layout,
     canonical_band,
-    db_to_linear,
     detect_s1_scale,
     group_bands,
     parse_band_mapping,
     s1_scale_of_layer,
 )
+from .dates import DateChoice, layer_date, parse_date, resolve_date
 from .footprints import (
     Footprint,
     FootprintPlan,
@@ -56,15 +57,18 @@ from .footprints import (
     window_slices,
 )
 from .grid import RasterGrid, grid_offset, pixel_size_m, to_lonlat, utm_crs, working_crs
-from .meta import DateChoice, layer_date, parse_date, resolve_date
-from .place import TargetPatch, default_resampling, to_target_grid
 from .read import (
     GapReader,
-    NativeRead,
     TargetWindow,
     read_modality,
     read_target_window,
+)
+from .warp import (
+    NativeRead,
+    TargetPatch,
+    default_resampling,
     resampling_method,
+    to_target_grid,
     warp_to_footprint,
 )
 from .write import GeoTiffWriter, OutputSet, to_output_dtype

@@ -212,7 +212,7 @@ class S1Scale:
     """Whether S1 values are dB or linear power, who decided, and why (to report)."""
 
     scale: S1ScaleName
-    source: Literal["parameter", "detected"]
+    source: Literal["parameter", "detected", "default"]
     reason: str
 
 
@@ -268,8 +268,3 @@ def s1_scale_of_layer(
     choice = detect_s1_scale(data, valid=ok)
     _log.info("S1 layer %s read as %s (%s)", path, choice.scale, choice.reason)
     return choice
-
-
-def db_to_linear(values: np.ndarray) -> np.ndarray:
-    """dB -> linear power, 10^(x/10), float32 (NaN stays NaN)."""
-    return np.power(np.float32(10.0), np.asarray(values, dtype=np.float32) / np.float32(10.0))

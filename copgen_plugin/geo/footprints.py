@@ -313,12 +313,12 @@ def plan_footprints(
     else:
         cands = _candidates_reprojected(grid, work, float(footprint_m), footprint_m - overlap)
 
-    clipped = [grid.clip(fp.window) for fp in cands]
+    clipped = {k: w for k, fp in enumerate(cands) if (w := grid.clip(fp.window)) is not None}
     # Candidates grouped by tile row with the raster rows they span, so a strip only looks at
     # the tile rows it meets.
     by_row: dict[int, list[int]] = {}
     for k, fp in enumerate(cands):
-        if clipped[k] is not None:
+        if k in clipped:
             by_row.setdefault(fp.tile_row, []).append(k)
     spans = {
         tr: (min(int(clipped[k].row_off) for k in ks),

@@ -1,11 +1,8 @@
 """Reading layers for one footprint: each modality onto its native grid, and the target window.
 
-* ``read_modality`` / ``warp_to_footprint``: any CRS and resolution in, a ``size_px`` square at
-  ``pixel_size_m`` on the footprint's square in the working CRS out, float32 with a validity
-  mask. Grids that coincide are cropped exactly (no resampling, bit-exact values); others are
-  resampled with GDAL (bilinear/cubic kernels widen when downsampling), nodata excluded from
-  the kernels. A native pixel is valid when at least ``min_valid_fraction`` of its area is
-  covered by valid source pixels.
+* ``read_modality``: any CRS and resolution in, a ``size_px`` square at ``pixel_size_m`` on
+  the footprint's square in the working CRS out (the warp itself is ``warp``'s), float32
+  with a validity mask.
 * ``read_target_window``: the target's own grid, no resampling, source dtype, per-band
   validity (nodata, GDAL masks, NaN) and an optional gap-mask raster on any grid.
 * ``GapReader``: the same gap definition for planning, strip by strip.
@@ -18,7 +15,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import rasterio
@@ -32,106 +28,9 @@ from rasterio.windows import Window
 from .footprints import Footprint, window_slices
 from .grid import RasterGrid, grid_offset
 from .grid import pixel_size_m as grid_pixel_size_m
+from .warp import PAD_PX, NativeRead, ResamplingName, warp_to_footprint
 
 _log = logging.getLogger(__name__)
-
-ResamplingName = Literal["nearest", "bilinear", "cubic", "average", "mode"]
-_RESAMPLING: dict[str, Resampling] = {
-    "nearest": Resampling.nearest,
-    "bilinear": Resampling.bilinear,
-    "cubic": Resampling.cubic,
-    "average": Resampling.average,
-    "mode": Resampling.mode,
-}
-# GDAL clamps kernels at the source edge, so target pixels just outside the source would
-# copy edge values; a border of invalid pixels around every source array prevents that.
-_PAD = 3
-# Every reproject uses GDAL's exact transformer (tolerance=0): the default approximation allows
-# 0.125 source pixels of positional error, visible on a 192 px footprint and needless at its size.
-
-
-def resampling_method(name: str) -> Resampling:
-    """GDAL resampling for a name; continuous data: bilinear/cubic/average, classes:
-    nearest/mode."""
-    try:
-        return _RESAMPLING[name]
-    except KeyError:
-        raise ValueError(f"unknown resampling {name!r}; use one of {sorted(_RESAMPLING)}") from None
-
-
-@dataclass(frozen=True)
-class NativeRead:
-    """A modality on one footprint's native grid: ``data`` float32 (C, H, W), NaN where not
-    ``valid`` (H, W); ``transform``/``crs`` georeference it."""
-
-    data: np.ndarray
-    valid: np.ndarray
-    transform: Affine
-    crs: CRS
-
-
-def _pad(data: np.ndarray, valid: np.ndarray, transform: Affine
-         ) -> tuple[np.ndarray, np.ndarray, Affine]:
-    data = np.pad(data, ((0, 0), (_PAD, _PAD), (_PAD, _PAD)), constant_values=np.nan)
-    valid = np.pad(valid, _PAD, constant_values=False)
-    return data, valid, transform @ Affine.translation(-_PAD, -_PAD)
-
-
-def warp_to_footprint(
-    data: np.ndarray,
-    valid: np.ndarray,
-    *,
-    src_crs: CRS,
-    src_transform: Affine,
-    footprint: Footprint,
-    pixel_size_m: float,
-    resampling: ResamplingName,
-    size_px: int | None = None,
-    min_valid_fraction: float = 0.5,
-) -> NativeRead:
-    """Put an in-memory array (C, h, w) with validity (h, w) onto the footprint's native grid.
-
-    Also used for composites built in memory (observed target + overlap generated earlier),
-    so the same resampling rules apply to files and to composites.
-    """
-    if data.ndim != 3 or valid.shape != data.shape[1:]:
-        raise ValueError(
-            f"expected data (C, h, w) and valid (h, w), got {data.shape}, {valid.shape}")
-    if not 0.0 <= min_valid_fraction <= 1.0:
-        raise ValueError(f"min_valid_fraction must be in [0, 1], got {min_valid_fraction}")
-    n = footprint.native_size(pixel_size_m) if size_px is None else int(size_px)
-    dst_t = footprint.native_transform(pixel_size_m)
-    c = data.shape[0]
-    src = data.astype(np.float32, copy=True)
-    ok = valid & np.isfinite(src).all(axis=0)
-    src[:, ~ok] = np.nan
-
-    off = grid_offset(src_transform, dst_t) if src_crs == footprint.crs else None
-    if off is not None:
-        # Same grid: an exact crop, values untouched.
-        out = np.full((c, n, n), np.nan, dtype=np.float32)
-        out_ok = np.zeros((n, n), dtype=bool)
-        r, col = off
-        r0, c0 = max(r, 0), max(col, 0)
-        r1, c1 = min(r + n, src.shape[1]), min(col + n, src.shape[2])
-        if r1 > r0 and c1 > c0:
-            out[:, r0 - r:r1 - r, c0 - col:c1 - col] = src[:, r0:r1, c0:c1]
-            out_ok[r0 - r:r1 - r, c0 - col:c1 - col] = ok[r0:r1, c0:c1]
-        return NativeRead(data=out, valid=out_ok, transform=dst_t, crs=footprint.crs)
-
-    src, ok, src_t = _pad(src, ok, src_transform)
-    out = np.full((c, n, n), np.nan, dtype=np.float32)
-    reproject(src, out, src_transform=src_t, src_crs=src_crs, src_nodata=np.nan,
-              dst_transform=dst_t, dst_crs=footprint.crs, dst_nodata=np.nan,
-              resampling=resampling_method(resampling), tolerance=0.0)
-    frac = np.zeros((n, n), dtype=np.float32)
-    reproject(ok.astype(np.float32), frac, src_transform=src_t, src_crs=src_crs,
-              dst_transform=dst_t, dst_crs=footprint.crs, resampling=Resampling.average,
-              init_dest_nodata=False, tolerance=0.0)
-    out_ok = (frac >= min_valid_fraction - 1e-6) & (frac > 0) & np.isfinite(out).all(axis=0)
-    out[:, ~out_ok] = np.nan
-    return NativeRead(data=out, valid=out_ok, transform=dst_t, crs=footprint.crs)
-
 
 def _band_list(bands: Sequence[int], count: int, name: str) -> list[int]:
     out = [int(b) for b in bands]
@@ -257,7 +156,13 @@ class TargetWindow:
     @property
     def gap(self) -> np.ndarray:
         """(h, w): pixels inside the raster with at least one band to fill."""
-        return self.inside & ~self.observed
+        return self.gap_of(())
+
+    def gap_of(self, bands: Sequence[int]) -> np.ndarray:
+        """(h, w): the gap definition (one home): pixels inside the raster where any of
+        ``bands`` (1-based; all when empty) is invalid (nodata, GDAL mask, NaN, mask layer)."""
+        valid = self.valid[[b - 1 for b in bands]] if bands else self.valid
+        return self.inside & ~valid.all(axis=0)
 
 
 def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: Window
@@ -289,8 +194,8 @@ def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: W
         vals, ok = _read_valid(m, [mask_band], win, None)
         flag = ((vals[0] != 0) & ok[0]).astype(np.uint8)
         src_t = mgrid.window_transform(win)
-        flag = np.pad(flag, _PAD)
-        src_t = src_t @ Affine.translation(-_PAD, -_PAD)
+        flag = np.pad(flag, PAD_PX)
+        src_t = src_t @ Affine.translation(-PAD_PX, -PAD_PX)
         dst = np.zeros((h, w), dtype=np.uint8)
         reproject(flag, dst, src_transform=src_t, src_crs=m.crs, dst_transform=dst_t,
                   dst_crs=grid.crs, resampling=Resampling.nearest, init_dest_nodata=False,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import CheckpointError
+from ..errors import CheckpointError
 from .pth_reader import PthFile
 from .safetensors_reader import read_safetensors
 from .tensors import TensorRef

@@ -11,7 +11,6 @@ or cancel the staging folder is removed and ``dest`` is untouched.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -24,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import Cancelled, CheckpointError, InstallError
+from ..engine.verify import sha256_of
+from ..errors import Cancelled, CheckpointError, InstallError
 from .checkpoints import StateDict, open_state_dict
 from .templates import BACKBONE, Template, TensorSlot, fill_graph, load_template
 
@@ -37,14 +37,6 @@ MANIFEST = "manifest.json"
 def required_vaes(template: str | Path) -> list[str]:
     """The VAE folder names (as in models/configs.py) whose weights ``template`` needs."""
     return load_template(template).vae_folders
-
-
-def sha256_file(path: Path, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_sources(template: Template, opened: Mapping[str, StateDict]) -> None:
@@ -136,7 +128,7 @@ def install_from_checkpoints(
             if stop():
                 raise Cancelled("model installation cancelled")
             report(0.85 + 0.05 * i / len(files), f"hashing {path.name}")
-            record: dict[str, Any] = {"file": str(path), "sha256": sha256_file(path),
+            record: dict[str, Any] = {"file": str(path), "sha256": sha256_of(path),
                                       "bytes": path.stat().st_size}
             if sources and str(path) in sources:
                 record["source"] = sources[str(path)]
@@ -173,7 +165,7 @@ def write_manifest(tpl: Template, precision: str, package: Path,
     manifest["exported_by"] = f"copgen_plugin install.convert (template {tpl.template_id})"
     manifest["weights"] = dict(weights)
     manifest["files"] = {
-        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
         for p in sorted(package.iterdir()) if p.is_file() and p.name != MANIFEST}
     path = package / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -26,18 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..engine.errors import CopgenError, ManifestError
 from ..engine.package import load_package, parse_manifest
+from ..errors import CopgenError, HubError, HubUnreachableError, ManifestError
 from ..model_store import user_models_dir
 from .hub_cache import HubCache, is_lfs_pointer
-from .hub_client import (
-    HubClient,
-    HubError,
-    HubUnreachableError,
-    Snapshot,
-    check_repo_id,
-    decode_json,
-)
+from .hub_client import HubClient, Snapshot, check_repo_id, decode_json
 from .official import (
     OFFICIAL,
     OfficialModel,

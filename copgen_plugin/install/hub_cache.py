@@ -17,8 +17,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.errors import Cancelled
-from .hub_client import HEX40, HubClient, HubError, HubUnreachableError, RemoteFile, Snapshot
+from ..errors import Cancelled, HubError, HubUnreachableError
+from .hub_client import HEX40, HubClient, RemoteFile, Snapshot
 
 log = logging.getLogger(__name__)
 

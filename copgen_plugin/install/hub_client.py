@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from ..engine.errors import CopgenError, ManifestError
 from ..engine.package import check_relative_name
+from ..errors import HubError, HubUnreachableError, ManifestError
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,6 @@ TIMEOUT_S = 60
 MAX_REDIRECTS = 5
 HEX40 = re.compile(r"[0-9a-f]{40}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-class HubError(CopgenError):
-    """A download problem a user can act on (no repository, no access, no network, bad data)."""
-
-
-class HubUnreachableError(HubError):
-    """The endpoint did not answer at all (no network, wrong address, proxy)."""
 
 
 @dataclass(frozen=True)

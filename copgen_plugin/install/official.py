@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .hub_client import HubError, Snapshot
+from ..errors import HubError
+from .hub_client import Snapshot
 
 BACKBONE_FILE = re.compile(r"(?:(?P<a>\d+)_nnet_ema|nnet_ema_(?P<b>\d+)|nnet_ema)"
                            r"\.(?P<ext>pth|safetensors)")

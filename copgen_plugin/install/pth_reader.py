@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import CheckpointError
+from ..errors import CheckpointError
 from .tensors import RAW_DTYPES, TensorRef, widen
 
 #: ``torch.<Name>Storage`` -> storage dtype name

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import CheckpointError
+from ..errors import CheckpointError
 from .tensors import RAW_DTYPES, TensorRef, widen
 
 SAFETENSORS_DTYPES = {

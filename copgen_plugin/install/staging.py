@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .hub_client import HubError
+from ..errors import HubError
 
 log = logging.getLogger(__name__)
 

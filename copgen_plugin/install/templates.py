@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import InstallError
+from ..errors import InstallError
 
 TEMPLATE_FORMAT = "copgen-graph-template"
 TEMPLATE_VERSION = 1

@@ -15,9 +15,8 @@ from qgis.core import (
 )
 
 from ..diagnostics import FACT_KEYS, collect, write_report
+from ..engine.devices import DEVICES
 from .base import CopgenAlgorithm
-
-DEVICES = ("auto", "cuda", "cpu")
 
 
 class DiagnosticsAlgorithm(CopgenAlgorithm):

@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..engine.errors import Cancelled, CopgenError
+from ..errors import Cancelled, CopgenError
 from .base import CopgenAlgorithm
 
 

@@ -13,8 +13,8 @@ from qgis.core import (
     QgsProcessingFeedback,
 )
 
-from ..engine.errors import Cancelled, CopgenError
-from ..fill.request import EDGES
+from ..errors import Cancelled, CopgenError
+from ..fill.report import summary_lines
 from .base import CopgenAlgorithm
 from .fill_parameters import add_fill_parameters, build_request
 from .layer_results import load_results
@@ -55,7 +55,7 @@ class _FillAlgorithm(CopgenAlgorithm):
             raise QgsProcessingException(f"Cancelled: {exc}; no output was written") from exc
         except CopgenError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        for line in _summary(report):
+        for line in summary_lines(report):
             feedback.pushInfo(line)
         layers = load_results(report, request, context, title=self.displayName())
         return {
@@ -66,24 +66,6 @@ class _FillAlgorithm(CopgenAlgorithm):
             "DEVICE_USED": report.device,
             "FOOTPRINTS": report.footprints_run,
         }
-
-
-def _summary(report: Any) -> list[str]:
-    demo = " (demo model trained on synthetic scenes, not COP-GEN's weights)" \
-        if report.demo_model else ""
-    lines = [
-        f"model: {report.model_id} {report.model_version}{demo}",
-        f"device actually used: {report.device} ({report.providers})",
-        f"grid: {report.grid}; working CRS {report.working_crs}",
-        f"footprints: {report.footprints_run} of {report.footprints_total} run; "
-        f"gap pixels: {report.gap_pixels}",
-        f"seed {report.seed}, {report.steps} steps, {report.n_samples} samples, "
-        f"date: {report.date}",
-        f"conditions: {'; '.join(report.conditions) or 'none'}",
-        f"edges: {EDGES[report.harmonised]}",
-        f"time: {report.seconds:.1f} s",
-    ]
-    return lines  # run_fill already logged its notes (unconditional runs say so there)
 
 
 class GapfillAlgorithm(_FillAlgorithm):

@@ -4,9 +4,9 @@ plain :class:`FillRequest`. Names are a public contract (scripts, .model3 chains
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -25,29 +25,21 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..fill.request import (
+from ..errors import InputError
+from ..fill import options
+from ..fill.options import (
+    CONDITIONS,
     DEVICES,
+    LAYER_LABELS,
     LAYER_MODALITIES,
+    LULC_NUMBERINGS,
     S1_SCALES,
-    FillOutputs,
-    FillRequest,
-    LayerInput,
+    SPREAD_STATISTICS,
 )
+from ..fill.request import FillOutputs, FillRequest, LayerInput
 
-MODALITY_LABELS = (
-    "Sentinel-2 L2A (12 bands B01..B08, B8A, B09, B11, B12)",
-    "Sentinel-2 L1C (13 bands B01..B08, B8A, B09..B12)",
-    "Sentinel-1 RTC (2 bands VV, VH; dB or linear power)",
-    "DEM (1 band, metres)",
-    "Land cover (1 band, class codes)",
-    "Cloud mask (1 band: 0 clear, 1 thick, 2 thin, 3 shadow)",
-)
-#: condition parameter -> the modality family it holds
-CONDITIONS = {"DEM": "DEM", "S1RTC": "S1RTC", "S2L1C": "S2L1C", "S2L2A": "S2L2A",
-              "LULC": "LULC", "CLOUD_MASK": "cloud_mask"}
-LULC_NUMBERINGS = ("Esri / COP-GEN (1 water, 2 trees, 4 flooded veg., 5 crops, 7 built, ...)",
-                   "TerraMind / TerraMesh (1 water, 2 trees, 3 flooded veg., 4 crops, ...)")
-SPREAD_STATISTICS = ("std", "range", "iqr")
+T = TypeVar("T")
+R = TypeVar("R")
 DEFAULT_MODEL = "copgen-base"
 
 
@@ -72,7 +64,7 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                    "output."))
     add(_with_help(QgsProcessingParameterEnum(
         "INPUT_MODALITY", "Modality to generate" if generate else "Modality of the layer",
-        options=list(MODALITY_LABELS), defaultValue=0),
+        options=list(LAYER_LABELS), defaultValue=0),
         "Which Copernicus product the layer holds (gap fill) or is to be generated."))
     add(_advanced(_with_help(QgsProcessingParameterString(
         "INPUT_BANDS", "Band mapping of the layer", optional=True),
@@ -86,10 +78,9 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
             "INPUT_NODATA", "Nodata value of the layer (overrides the file's)",
             type=QgsProcessingParameterNumber.Double, optional=True),
             "Pixels with this value (in any band) are gaps. Empty: the file's nodata.")))
-    for name, family in CONDITIONS.items():
-        label = MODALITY_LABELS[LAYER_MODALITIES.index(family)].split(" (")[0]
-        add(_with_help(QgsProcessingParameterRasterLayer(name, f"Condition: {label}",
-                                                         optional=True),
+    for slot in CONDITIONS:
+        add(_with_help(QgsProcessingParameterRasterLayer(
+            slot.parameter, f"Condition: {options.label_of(slot.family)}", optional=True),
                        "Held clean while generating. Any CRS and resolution: read onto the "
                        "modality's native grid for each footprint."))
     add(_advanced(_with_help(QgsProcessingParameterEnum(
@@ -174,42 +165,25 @@ def _layer_path(alg: QgsProcessingAlgorithm, params: dict[str, Any], name: str,
     return Path(source)
 
 
-def _condition_bands(text: str) -> dict[str, str]:
-    """'S2L1C=B04,B03; S2L2A=...' -> {family: mapping}."""
-    families = {f.lower(): f for f in LAYER_MODALITIES}
-    out: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        family, sep, mapping = item.partition("=")
-        if not sep or family.strip().lower() not in families or not mapping.strip():
-            raise QgsProcessingException(
-                f"CONDITION_BANDS: '{item}' should be FAMILY=MAPPING with FAMILY one of "
-                f"{', '.join(LAYER_MODALITIES)}")
-        out[families[family.strip().lower()]] = mapping.strip()
-    return out
-
-
-def _parse_date(text: str) -> dt.date | None:
-    text = text.strip()
-    if not text:
-        return None
+def _parsed(name: str, parse: Callable[[T], R], text: T) -> R:
+    """One of the shared text parsers, its error naming the parameter."""
     try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError as exc:
-        raise QgsProcessingException(f"DATE: '{text}' is not a date like 2021-06-01") from exc
+        return parse(text)
+    except InputError as exc:
+        raise QgsProcessingException(f"{name}: {exc}") from None
 
 
 def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
                   context: QgsProcessingContext, *, generate: bool) -> FillRequest:
     """Parameters -> FillRequest; user errors become QgsProcessingException."""
     s1_scale = S1_SCALES[alg.parameterAsEnum(params, "S1_SCALE", context)]
-    from ..engine.modalities import TERRAMIND_TO_ESRI_LULC  # numpy: only when running
+    remap = options.parse_lulc_remap(
+        "terramind" if alg.parameterAsEnum(params, "LULC_CODES", context) == 1 else None)
 
-    remap = (dict(TERRAMIND_TO_ESRI_LULC)
-             if alg.parameterAsEnum(params, "LULC_CODES", context) == 1 else None)
-
-    def layer_input(path: Path, family: str, **extra: Any) -> LayerInput:
-        return LayerInput(path=path, modality=family, s1_scale=s1_scale,
-                          code_remap=remap if family == "LULC" else None, **extra)
+    def layer_input(path: Path, family: options.LayerModality, bands: str | None,
+                    nodata: float | None = None) -> LayerInput:
+        return LayerInput(path=path, modality=family, bands=bands, s1_scale=s1_scale,
+                          code_remap=remap if family == "LULC" else None, nodata=nodata)
 
     target_path = _layer_path(alg, params, "INPUT", context)
     if target_path is None:
@@ -219,24 +193,23 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
     if not generate and params.get("INPUT_NODATA") not in (None, ""):
         nodata = alg.parameterAsDouble(params, "INPUT_NODATA", context)
     bands = alg.parameterAsString(params, "INPUT_BANDS", context).strip() or None
-    target = layer_input(target_path, family, bands=bands, nodata=nodata)
-    cond_bands = _condition_bands(alg.parameterAsString(params, "CONDITION_BANDS", context))
+    target = layer_input(target_path, family, bands, nodata)
+    cond_bands = _parsed("CONDITION_BANDS", options.parse_condition_bands,
+                         alg.parameterAsString(params, "CONDITION_BANDS", context))
     conditions = []
-    for name, cond_family in CONDITIONS.items():
-        path = _layer_path(alg, params, name, context)
+    for slot in CONDITIONS:
+        path = _layer_path(alg, params, slot.parameter, context)
         if path is not None:
-            if cond_family == family:
-                raise QgsProcessingException(
-                    f"{name} is the same modality as the target ({family}): leave it empty")
-            conditions.append(layer_input(path, cond_family, bands=cond_bands.get(cond_family)))
+            if slot.family == family:
+                raise QgsProcessingException(f"{slot.parameter} is the same modality as the "
+                                             f"target ({family}): leave it empty")
+            conditions.append(layer_input(path, slot.family, cond_bands.get(slot.family)))
     samples_dir = Path(alg.parameterAsString(params, "SAMPLES", context))
     outputs = FillOutputs(
         filled=Path(alg.parameterAsOutputLayer(params, "OUTPUT", context)),
         spread=Path(alg.parameterAsOutputLayer(params, "SPREAD", context)),
         samples_dir=samples_dir,
     )
-    for folder in (outputs.filled.parent, outputs.spread.parent, outputs.samples_dir.parent):
-        folder.mkdir(parents=True, exist_ok=True)  # a typed path to a new folder is fine
     return FillRequest(
         mode="generate" if generate else "gapfill",
         target=target,
@@ -244,7 +217,7 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         model=alg.parameterAsString(params, "MODEL", context).strip() or DEFAULT_MODEL,
         conditions=tuple(conditions),
         mask=None if generate else _layer_path(alg, params, "MASK", context),
-        date=_parse_date(alg.parameterAsString(params, "DATE", context)),
+        date=_parsed("DATE", options.parse_date, alg.parameterAsString(params, "DATE", context)),
         date_from_metadata=alg.parameterAsBoolean(params, "DATE_FROM_METADATA", context),
         n_samples=alg.parameterAsInt(params, "N_SAMPLES", context),
         steps=alg.parameterAsInt(params, "STEPS", context),

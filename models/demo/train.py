@@ -36,7 +36,7 @@ from models.demo import data as dm
 from models.demo.package_readme import write_readme
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
 from models.denoiser import CopgenUViT, count_parameters
-from models.manifest import PackageInfo
+from models.manifest import ManifestInfo
 from models.onnx_export import ExportOptions
 from models.package import export_package
 
@@ -325,7 +325,7 @@ def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
     """``step``: the checkpoint's step when exporting a run stopped before ``denoiser_steps``."""
     step = cfg.denoiser_steps if step is None else step
     stopped = "" if step == cfg.denoiser_steps else f"-of-{cfg.denoiser_steps}"
-    info = PackageInfo(
+    info = ManifestInfo(
         model_id=MODEL_ID,
         model_version=f"seed-{cfg.seed}-step-{step}{stopped}-ema",
         title=TITLE,

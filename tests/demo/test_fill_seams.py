@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from copgen_plugin.fill import run_fill
-from copgen_plugin.fill.request import FillReport, LayerInput
+from copgen_plugin.fill import FillReport, LayerInput, run_fill
 from tests.fill.helpers import read, request
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError
 from copgen_plugin.engine.harmonise import harmonic_offset
+from copgen_plugin.errors import InputError
 
 
 def _gap_mask(h: int = 40, w: int = 48) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from copgen_plugin.engine import modalities as mod
-from copgen_plugin.engine.errors import InputError
+from copgen_plugin.errors import InputError
 
 PRE_TOL = {"rtol": 1e-6, "atol": 1e-6}
 KEYS = {"S2": "S2L2A_B02_B03_B04_B08", "S1": "S1RTC_vh_vv", "S1_in_db": "S1RTC_vh_vv",

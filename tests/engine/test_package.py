@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from copgen_plugin.engine import verify
-from copgen_plugin.engine.errors import (
+from copgen_plugin.engine.generate import CopgenEngine
+from copgen_plugin.engine.package import load_package, parse_manifest
+from copgen_plugin.engine.runtime import RuntimeOptions
+from copgen_plugin.errors import (
     ChangedFileError,
     ManifestError,
     MissingFileError,
@@ -19,9 +22,6 @@ from copgen_plugin.engine.errors import (
     ModelLoadError,
     PackageError,
 )
-from copgen_plugin.engine.generate import CopgenEngine
-from copgen_plugin.engine.package import load_package, parse_manifest
-from copgen_plugin.engine.runtime import RuntimeOptions
 from tests.engine.helpers import official_manifest
 
 

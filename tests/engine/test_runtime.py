@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError, ModelLoadError
 from copgen_plugin.engine.runtime import OnnxModel, RuntimeOptions
+from copgen_plugin.errors import InputError, ModelLoadError
 
 REPO = Path(__file__).resolve().parents[2]
 

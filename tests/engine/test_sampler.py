@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled
 from copgen_plugin.engine.sampler import DPMSolver, solver_orders
 from copgen_plugin.engine.schedule import NoiseSchedule
+from copgen_plugin.errors import Cancelled
 from tests.engine.helpers import KIT
 
 STEPS = [1, 2, 3, 4, 5, 6, 7, 10, 20, 50]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copgen_plugin.engine.errors import InputError
-from copgen_plugin.engine.spread import OnlineSpread, categorical_spread, compute_spread
+from copgen_plugin.engine.spread import sample_statistics
+from copgen_plugin.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -15,57 +15,45 @@ def stored(cases) -> np.ndarray:
     return np.concatenate([cases[f"backbone__eps__p{k}__LULC_LULC"] for k in range(3)])
 
 
-def test_statistics_match_numpy(stored):
-    s = compute_spread(stored)
-    assert s.count == 6
-    for got, want in [(s.mean, stored.mean(0)), (s.std, stored.std(0, ddof=1)),
-                      (s.minimum, stored.min(0)), (s.maximum, stored.max(0)),
-                      (s.range, np.ptp(stored, axis=0)),
-                      (s.iqr, np.subtract(*np.percentile(stored, [75, 25], axis=0)))]:
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    population = compute_spread(stored, ddof=0)
-    np.testing.assert_allclose(population.std, stored.std(0), rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize(("statistic", "want"), [
+    ("std", lambda x: x.std(0, ddof=1)),
+    ("range", lambda x: np.ptp(x, axis=0)),
+    ("iqr", lambda x: np.subtract(*np.percentile(x, [75, 25], axis=0))),
+])
+def test_statistics_match_numpy(stored, statistic, want):
+    mean, spread = sample_statistics(stored, statistic=statistic, categorical=False)
+    assert mean.dtype == np.float64 and spread.dtype == np.float32
+    assert spread.shape == stored.shape[1:]
+    np.testing.assert_allclose(mean, stored.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(spread, want(stored.astype(np.float64)), rtol=1e-5, atol=1e-6)
 
 
-def test_online_welford_is_stable_for_large_offsets(stored):
+def test_large_offsets_do_not_change_the_spread(stored):
     shifted = stored.astype(np.float64) + 1e4  # DN-sized values
-    acc = OnlineSpread(stored.shape[1:])
-    for sample in shifted:
-        acc.update(sample)
-    np.testing.assert_allclose(acc.result().std, stored.std(0, ddof=1), rtol=1e-3, atol=1e-3)
-
-
-def test_statistics_only_where_generated(stored):
-    generated = np.zeros((24, 24), bool)
-    generated[5:10, 3:20] = True
-    s = compute_spread(stored, generated=generated, nodata=-9999.0)
-    assert (s.std[:, ~generated] == -9999.0).all() and (s.iqr[:, ~generated] == -9999.0).all()
-    np.testing.assert_allclose(s.mean[:, generated], stored.mean(0)[:, generated], rtol=1e-5,
-                               atol=1e-6)
-    nan = compute_spread(stored, generated=generated)
-    assert np.isnan(nan.mean[:, ~generated]).all() and np.isfinite(nan.mean[:, generated]).all()
+    _, spread = sample_statistics(shifted, statistic="std", categorical=False)
+    np.testing.assert_allclose(spread, stored.std(0, ddof=1), rtol=1e-3, atol=1e-3)
 
 
 def test_single_sample_has_zero_spread(stored):
-    s = compute_spread(stored[:1])
-    assert s.count == 1 and not s.std.any() and not s.iqr.any()
+    for statistic in ("std", "range", "iqr"):
+        _, spread = sample_statistics(stored[:1], statistic=statistic, categorical=False)
+        assert not spread.any()
 
 
-def test_shape_mismatch_is_an_input_error(stored):
-    acc = OnlineSpread((8, 24, 24))
-    with pytest.raises(InputError):
-        acc.update(stored[0, :4])
+def test_unknown_statistic_is_an_input_error(stored):
+    with pytest.raises(InputError, match="unknown spread statistic 'var'"):
+        sample_statistics(stored, statistic="var", categorical=False)
 
 
-def test_categorical_mode_and_agreement():
+def test_categorical_mode_and_disagreement():
     rng = np.random.default_rng(5)
-    codes = rng.choice([1, 2, 5, 11], size=(7, 1, 6, 6))
+    codes = rng.choice([1, 2, 5, 11], size=(7, 1, 6, 6)).astype(np.uint8)
     codes[:, 0, 0, 0] = [2, 2, 1, 1, 5, 5, 11]  # a three-way tie -> smallest code
-    result = categorical_spread(codes)
+    mode, disagree = sample_statistics(codes, statistic="std", categorical=True)
+    assert mode.dtype == np.uint8 and disagree.dtype == np.float32
     for y in range(6):
         for x in range(6):
             values, counts = np.unique(codes[:, 0, y, x], return_counts=True)
-            assert result.mode[0, y, x] == values[np.argmax(counts)]
-            assert result.agreement[0, y, x] == pytest.approx(counts.max() / 7)
-    assert result.mode[0, 0, 0] == 1
+            assert mode[0, y, x] == values[np.argmax(counts)]
+            assert disagree[0, y, x] == pytest.approx(1 - counts.max() / 7)
+    assert mode[0, 0, 0] == 1

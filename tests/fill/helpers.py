@@ -13,7 +13,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from copgen_plugin.fill.request import FillOutputs, FillReport, FillRequest, LayerInput
+from copgen_plugin.fill import FillOutputs, FillReport, FillRequest, LayerInput
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TERRAMESH = SHARED / "data" / "terramesh"

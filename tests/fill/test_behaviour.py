@@ -11,10 +11,10 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from copgen_plugin.engine.errors import Cancelled
+from copgen_plugin.errors import Cancelled
 from copgen_plugin.fill import run_fill
 from copgen_plugin.fill.footprint import footprint_seed, sample_composites
-from copgen_plugin.fill.request import LayerInput
+from copgen_plugin.fill.request import FillOutputs, LayerInput
 from copgen_plugin.geo import OutputSet, RasterGrid
 from tests.fill.helpers import (
     SPREAD_NODATA,
@@ -218,7 +218,7 @@ def test_land_cover_gap_fill_keeps_codes_and_reports_the_no_data_class(tmp_path,
 
 
 def test_dilate_grows_a_mask_by_a_chessboard_distance():
-    from copgen_plugin.engine.inpaint import dilate
+    from copgen_plugin.arrays import dilate
 
     mask = np.zeros((9, 9), bool)
     mask[4, 4] = True
@@ -232,7 +232,8 @@ def test_dilate_grows_a_mask_by_a_chessboard_distance():
 def test_rewritten_pixels_count_their_no_data_class_once(tmp_path, full_package):
     from copgen_plugin.engine.package import load_package
     from copgen_plugin.fill.inputs import setup_target
-    from copgen_plugin.fill.outputs import WriteStats, open_writers, write_footprint
+    from copgen_plugin.fill.outputs import open_writers, write_footprint
+    from copgen_plugin.fill.report import WriteStats
 
     codes = np.full((1, 20, 30), 3, np.uint8)
     codes[:, 5:15, 5:25] = 0  # the gap; 0 = no data
@@ -247,9 +248,9 @@ def test_rewritten_pixels_count_their_no_data_class_once(tmp_path, full_package)
     stats = WriteStats()
     (tmp_path / "samples").mkdir()
     with OutputSet() as outs:
-        writers = open_writers(outs, target, filled=tmp_path / "f.tif", spread=tmp_path / "s.tif",
-                               samples_dir=tmp_path / "samples", n_samples=2, statistic="std",
-                               tags={})
+        writers = open_writers(outs, target, FillOutputs(tmp_path / "f.tif", tmp_path / "s.tif",
+                                                         tmp_path / "samples"),
+                               n_samples=2, statistic="std", tags={})
         nodata_class = np.zeros((2, 1, 20, 30), np.float32)  # the model's "no data" everywhere
         write_footprint(writers, target, window, nodata_class, first, "std", stats)
         assert (stats.pixels, stats.nodata_class) == (100, 100)

@@ -47,7 +47,7 @@ def test_cli_gapfill_writes_outputs_and_a_json_report(tmp_path, full_package):
     assert report["device"] == "cpu" and report["date"] == "2021-06-01"
     assert report["harmonised"] is True
     assert any("codes remapped" in c for c in report["conditions"])
-    from copgen_plugin.fill.request import FillReport
+    from copgen_plugin.fill import FillReport
 
     check_gapfill(FillReport(**report), target, gap, n=3)
     assert [Path(p).name for p in report["sample_paths"]] == [
@@ -62,7 +62,8 @@ def test_cli_generate_and_text_report(tmp_path, full_package):
                "--model", full_package, *outs(tmp_path), "--samples", 2, "--steps", 2,
                "--quiet", "--no-harmonise")
     assert proc.returncode == 0, proc.stderr
-    assert "device used: cpu" in proc.stdout and "S1 scale: s1.tif: db (parameter" in proc.stdout
+    assert "device actually used: cpu" in proc.stdout
+    assert "S1 scale: s1.tif: db (parameter" in proc.stdout
     assert "%" not in proc.stderr and "footprint" not in proc.stderr  # --quiet: no bar
     assert "edges: raw samples (not blended)" in proc.stdout
     filled, meta = read(tmp_path / "f.tif")

@@ -10,7 +10,7 @@ import pytest
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from copgen_plugin.engine.errors import CopgenError, InputError
+from copgen_plugin.errors import CopgenError, InputError
 from copgen_plugin.fill import run_fill
 from copgen_plugin.fill.model import resolve_model
 from copgen_plugin.fill.request import LayerInput

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from copgen_plugin.engine.errors import Cancelled, CheckpointError, InstallError
 from copgen_plugin.engine.package import load_package
-from copgen_plugin.install.convert import install_from_checkpoints, required_vaes, sha256_file
+from copgen_plugin.engine.verify import sha256_of
+from copgen_plugin.errors import Cancelled, CheckpointError, InstallError
+from copgen_plugin.install.convert import install_from_checkpoints, required_vaes
 from models.export import main as export_main
 from models.locate import NNET_FILE
 from models.templates import max_output_diff
@@ -49,10 +50,10 @@ def test_installed_package_equals_the_torch_export(tiny_template: Path, checkpoi
         assert manifest[field] == reference[field], field
     weights = manifest["weights"]
     assert set(weights) == set(reference["weights"])  # roles: denoiser + image keys
-    assert weights["denoiser"]["sha256"] == sha256_file(backbone)
+    assert weights["denoiser"]["sha256"] == sha256_of(backbone)
     assert weights["denoiser"]["source"] == "https://example.org/copgen-base@abc123"
     for key, folder in VAE_FOLDERS.items():
-        assert weights[key]["sha256"] == sha256_file(vae_files(checkpoints)[folder])
+        assert weights[key]["sha256"] == sha256_of(vae_files(checkpoints)[folder])
         assert weights[key]["sha256"] == reference["weights"][key]["sha256"]
     assert set(manifest["files"]) == {p.name for p in installed.iterdir()} - {"manifest.json"}
     assert steps[-1][0] == 1.0 and all(0 <= f <= 1 for f, _ in steps)

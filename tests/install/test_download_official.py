@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled, InstallError
 from copgen_plugin.engine.package import load_package
+from copgen_plugin.errors import Cancelled, HubError, InstallError
 from copgen_plugin.install.convert import install_from_checkpoints
 from copgen_plugin.install.download import DownloadRequest, download_model
-from copgen_plugin.install.hub_client import HubError, RemoteFile, Snapshot
+from copgen_plugin.install.hub_client import RemoteFile, Snapshot
 from copgen_plugin.install.official import choose_backbone, choose_vaes
 from models.locate import EMA_FILE, NNET_FILE
 from tests.install.conftest import vae_files

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from copgen_plugin.engine.errors import Cancelled
 from copgen_plugin.engine.package import load_package
+from copgen_plugin.errors import Cancelled, HubError
 from copgen_plugin.install.download import DownloadRequest, download_model
-from copgen_plugin.install.hub_client import HubError
 from copgen_plugin.install.staging import MARKER
 from tests.install.fake_hub import FakeHub
 from tests.install.helpers import PACKAGE_REPO, demo_files, tree

@@ -21,9 +21,10 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import hf_raise_for_status
 
+from copgen_plugin.errors import HubError
 from copgen_plugin.install.download import DownloadRequest, download_model
 from copgen_plugin.install.hub_cache import HubCache
-from copgen_plugin.install.hub_client import HubClient, HubError
+from copgen_plugin.install.hub_client import HubClient
 from tests.install.fake_hub import FakeHub, lfs_pointer
 from tests.install.helpers import tree
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from copgen_plugin.engine.errors import CheckpointError
+from copgen_plugin.errors import CheckpointError
 from copgen_plugin.install.checkpoints import open_state_dict
 
 

@@ -11,11 +11,11 @@ import pytest
 from models.configs import MODALITIES
 from models.manifest import (
     MANIFEST,
+    ManifestInfo,
     PackageError,
-    PackageInfo,
     build_manifest,
     read_manifest,
-    sha256_file,
+    sha256_of,
     verify_package,
     write_manifest,
 )
@@ -36,7 +36,7 @@ def pkg(small_pkg: Path, tmp_path: Path) -> Path:
 
 def test_round_trip(pkg: Path) -> None:
     written = json.loads((pkg / MANIFEST).read_text())
-    info = PackageInfo(model_id=written["model_id"], model_version=written["model_version"],
+    info = ManifestInfo(model_id=written["model_id"], model_version=written["model_version"],
                        title=written["title"], licence=written["licence"],
                        source=written["source"], config="tiny",
                        architecture=written["architecture"])
@@ -65,7 +65,7 @@ def test_documented_fields(pkg: Path) -> None:
     assert m["modalities"]["S2L2A_B01_B09"]["normalisation"] == {"kind": "reflectance",
                                                                  "scale": 10000.0}
     for name, entry in m["files"].items():
-        assert entry == {"sha256": sha256_file(pkg / name), "bytes": (pkg / name).stat().st_size}
+        assert entry == {"sha256": sha256_of(pkg / name), "bytes": (pkg / name).stat().st_size}
     assert MANIFEST not in m["files"]
 
 
@@ -75,7 +75,8 @@ def test_changed_file_is_caught(pkg: Path) -> None:
     data[len(data) // 2] ^= 0x01  # same size, one bit flipped in the weights
     target.write_bytes(bytes(data))
     verify_package(pkg, check_hashes=False)  # sizes alone cannot see it
-    with pytest.raises(PackageError, match=r"decoder_DEM_DEM\.onnx: sha256 differs"):
+    changed = r"decoder_DEM_DEM\.onnx has SHA-256 [0-9a-f]{64}, the manifest says"
+    with pytest.raises(PackageError, match=changed):
         verify_package(pkg)
 
 
@@ -85,8 +86,8 @@ def test_missing_and_resized_files_are_caught(pkg: Path) -> None:
         fh.write(b"\0")
     with pytest.raises(PackageError) as err:
         verify_package(pkg)
-    assert "encoder_S2L2A_B01_B09.onnx: missing" in str(err.value)
-    assert "denoiser.onnx: " in str(err.value) and "bytes, manifest says" in str(err.value)
+    assert "missing file encoder_S2L2A_B01_B09.onnx" in str(err.value)
+    assert "denoiser.onnx has " in str(err.value) and "bytes, the manifest says" in str(err.value)
 
 
 def test_unlisted_required_file_is_caught(pkg: Path) -> None:

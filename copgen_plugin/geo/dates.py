@@ -1,4 +1,5 @@
-"""The acquisition date condition: from a parameter, else from a layer's metadata.
+"""Dates (one home): the acquisition date condition from a parameter, else from a layer's
+metadata.
 
 COP-GEN conditions on a date; a layer written by common EO tools often records it in a tag
 (``datetime`` in the TerraMesh files, ``ACQUISITION_DATE``, ``SENSING_TIME``...). The TIFF
@@ -64,8 +65,10 @@ def layer_date(path: str | Path) -> DateChoice | None:
     return None
 
 
-def resolve_date(value: dt.date | str | None, *, paths: Sequence[str | Path] = ()) -> DateChoice:
-    """The date parameter when given, else the first date found in ``paths``' metadata."""
+def resolve_date(value: dt.date | str | None, *, paths: Sequence[str | Path] = (),
+                 required: bool = True) -> DateChoice | None:
+    """The date parameter when given, else the first date found in ``paths``' metadata;
+    nothing found: ``ValueError`` when ``required``, else None (the date is then generated)."""
     if isinstance(value, dt.datetime):
         return DateChoice(value.date(), "parameter")
     if isinstance(value, dt.date):
@@ -77,6 +80,8 @@ def resolve_date(value: dt.date | str | None, *, paths: Sequence[str | Path] = (
         if found is not None:
             _log.info("date %s from %s", found.date.isoformat(), found.source)
             return found
+    if not required:
+        return None
     names = ", ".join(Path(p).name for p in paths) or "no layer"
     raise ValueError(f"no date given and none found in the metadata of {names}; "
                      "set the date parameter (YYYY-MM-DD)")

@@ -1,6 +1,6 @@
-"""Exception hierarchy of the engine.
+"""Exception hierarchy of the plugin (engine, geo, fill, model packages, hub, the two doors).
 
-Every error the engine raises on purpose derives from :class:`CopgenError`, so the QGIS layer
+Every error the plugin raises on purpose derives from :class:`CopgenError`, so the QGIS layer
 can turn all of them into a ``QgsProcessingException`` with one ``except`` clause, while tests
 and the CLI can still tell the cases apart.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class CopgenError(Exception):
-    """Base class of every deliberate engine error (a user-facing message)."""
+    """Base class of every deliberate error (a user-facing message)."""
 
 
 class PackageError(CopgenError):
@@ -58,3 +58,11 @@ class CheckpointError(CopgenError):
 
 class InstallError(CopgenError):
     """A model package could not be installed from checkpoints (template, sources, target)."""
+
+
+class HubError(CopgenError):
+    """A download problem a user can act on (no repository, no access, no network, bad data)."""
+
+
+class HubUnreachableError(HubError):
+    """The hub or its file server did not answer at all (no network, wrong address, proxy)."""

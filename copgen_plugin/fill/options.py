@@ -1,0 +1,139 @@
+"""One vocabulary for the two doors (Processing and the CLI): enumerations, the condition
+table and the text parsers.
+
+Each door is a table-driven translation of these: the Processing algorithms declare their
+enumerations from the tuples here (index = position), the CLI its ``choices``; both parse the
+same texts with the same functions and get the same ``InputError`` messages (the door adds
+only the name of its parameter or option). Dependency-free at import (the plugin declares its
+parameters at load time, without numpy or rasterio).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ..engine.devices import DEVICES, Device
+from ..errors import InputError
+
+__all__ = [
+    "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS", "LAYER_MODALITIES", "LULC_NUMBERINGS",
+    "MODES", "S1_SCALES", "SPREAD_STATISTICS", "SPREAD_TEXT", "ConditionSlot", "Device",
+    "LayerModality", "Mode", "S1ScaleChoice", "SpreadStatistic", "parse_condition_bands",
+    "parse_date", "parse_lulc_remap",
+]
+
+LayerModality = Literal["S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask"]
+#: Modality families a layer can be given as (target or condition), in parameter order.
+LAYER_MODALITIES: tuple[LayerModality, ...] = (
+    "S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask")
+#: what the doors show for each of LAYER_MODALITIES
+LAYER_LABELS: tuple[str, ...] = (
+    "Sentinel-2 L2A (12 bands B01..B08, B8A, B09, B11, B12)",
+    "Sentinel-2 L1C (13 bands B01..B08, B8A, B09..B12)",
+    "Sentinel-1 RTC (2 bands VV, VH; dB or linear power)",
+    "DEM (1 band, metres)",
+    "Land cover (1 band, class codes)",
+    "Cloud mask (1 band: 0 clear, 1 thick, 2 thin, 3 shadow)",
+)
+
+Mode = Literal["gapfill", "generate"]
+MODES: tuple[Mode, ...] = ("gapfill", "generate")
+
+S1ScaleChoice = Literal["auto", "db", "linear"]
+#: How a Sentinel-1 layer's values are read: detected from the values, or stated.
+S1_SCALES: tuple[S1ScaleChoice, ...] = ("auto", "db", "linear")
+
+SpreadStatistic = Literal["std", "range", "iqr"]
+SPREAD_STATISTICS: tuple[SpreadStatistic, ...] = ("std", "range", "iqr")
+SPREAD_TEXT: Mapping[str, str] = {"std": "standard deviation (ddof=1)",
+                                  "range": "range (max - min)", "iqr": "interquartile range"}
+
+#: land cover numberings a LULC layer may use (index 1: remapped into COP-GEN's Esri codes)
+LULC_NUMBERINGS = ("Esri / COP-GEN (1 water, 2 trees, 4 flooded veg., 5 crops, 7 built, ...)",
+                   "TerraMind / TerraMesh (1 water, 2 trees, 3 flooded veg., 4 crops, ...)")
+
+#: how the generated pixels meet their surroundings, by ``FillReport.harmonised``
+EDGES = {True: "samples blended into the held pixels around them (Poisson)",
+         False: "raw samples (not blended)"}
+
+
+@dataclass(frozen=True)
+class ConditionSlot:
+    """One condition layer slot: the Processing parameter, the CLI option, the family."""
+
+    parameter: str
+    option: str
+    family: LayerModality
+
+
+#: the condition layers both doors offer, in Processing parameter order
+CONDITIONS: tuple[ConditionSlot, ...] = (
+    ConditionSlot("DEM", "dem", "DEM"),
+    ConditionSlot("S1RTC", "s1", "S1RTC"),
+    ConditionSlot("S2L1C", "s2l1c", "S2L1C"),
+    ConditionSlot("S2L2A", "s2l2a", "S2L2A"),
+    ConditionSlot("LULC", "lulc", "LULC"),
+    ConditionSlot("CLOUD_MASK", "cloud_mask", "cloud_mask"),
+)
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """A date parameter ('2021-06-01', '2021-06-01T10:20:00Z', '20210601') -> a date; empty ->
+    None (the date then comes from the metadata, or is generated). The parsing is
+    ``geo.dates.parse_date``'s, the one the layers' tags go through."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    from ..geo.dates import parse_date as parse  # rasterio: only when running
+
+    try:
+        return parse(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not a date like 2021-06-01") from None
+
+
+def parse_lulc_remap(text: str | None) -> dict[int, int] | None:
+    """``terramind`` or ``"3:4,4:5"`` -> a code mapping into COP-GEN's Esri codes; empty -> None."""
+    if text is None or not text.strip():
+        return None
+    if text.strip().lower() == "terramind":
+        from ..engine.modalities import TERRAMIND_TO_ESRI_LULC  # numpy: only when running
+
+        return dict(TERRAMIND_TO_ESRI_LULC)
+    out: dict[int, int] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        src, sep, dst = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(src)] = int(dst)
+        except ValueError:
+            raise InputError(f"{item.strip()!r} is not 'from:to' (e.g. 3:4,4:5 or terramind)"
+                             ) from None
+    return out
+
+
+def parse_condition_bands(items: str | Iterable[str] | None) -> dict[str, str]:
+    """'S2L1C=B04,B03; S2L2A=B02:1,...' (or one 'FAMILY=MAPPING' per item) -> {family: mapping}."""
+    if items is None:
+        return {}
+    parts = items.split(";") if isinstance(items, str) else items
+    families = {f.lower(): f for f in LAYER_MODALITIES}
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in parts)):
+        family, sep, mapping = item.partition("=")
+        if not sep or family.strip().lower() not in families or not mapping.strip():
+            raise InputError(f"'{item}' should be FAMILY=MAPPING with FAMILY one of "
+                             f"{', '.join(LAYER_MODALITIES)}")
+        out[families[family.strip().lower()]] = mapping.strip()
+    return out
+
+
+def label_of(family: str) -> str:
+    """The short label of a layer modality ('Sentinel-1 RTC')."""
+    return LAYER_LABELS[LAYER_MODALITIES.index(family)].split(" (")[0]  # type: ignore[arg-type]
