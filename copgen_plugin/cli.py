@@ -6,6 +6,7 @@
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
     python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
     python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
+    python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
 bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
@@ -252,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_command(commands)
     add_install_command(commands)
+    from .cli_download import add_command
+
+    add_command(commands)
     return parser
 
 
