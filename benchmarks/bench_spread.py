@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
-from models.demo.baseline import distance_to_observed, fill_nodata  # noqa: E402
+from copgen_plugin.geo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 from models.demo.data import (  # noqa: E402
     DEM_KEY,
     HELD_OUT_SEED,

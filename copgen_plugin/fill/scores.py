@@ -1,0 +1,130 @@
+"""Verification scores of an ensemble against held-back values (one home for the self-check of
+a run and ``benchmarks/bench_spread.py``, so both grade fills the same way).
+
+:class:`Scores` accumulates, per band and per distance band (metres from the nearest observed
+pixel), the sums behind: MAE and RMSE of the ensemble mean, coverage of the 5-95 % and
+25-75 % sample intervals, the spread-skill ratio, the ensemble CRPS and the MAE of GDAL
+FillNodata on the same pixels. Sums, not means, so footprints add up exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: upper edges (m) of the distance bands from the nearest observed pixel; the last is open
+DISTANCE_EDGES_M: tuple[float, ...] = (50.0, 100.0, 200.0)
+#: the sample intervals whose coverage is scored: (low, high) quantiles
+INTERVALS: dict[str, tuple[float, float]] = {"5_95": (0.05, 0.95), "25_75": (0.25, 0.75)}
+_SUMS = ("n", "abs", "sq", "var", "crps", "gdal_abs", "in_5_95", "in_25_75")
+
+
+def distance_labels(edges: Sequence[float] = DISTANCE_EDGES_M) -> list[str]:
+    """'0-50 m', '50-100 m', ..., '> 200 m'."""
+    lows = (0.0, *edges)
+    return [f"{lo:g}-{hi:g} m" for lo, hi in zip(lows, edges, strict=False)] + [
+        f"> {edges[-1]:g} m"]
+
+
+def expected_coverage(low: float, high: float, n: int) -> float:
+    """Coverage of the interpolated [low, high] quantile interval of ``n`` samples when the
+    truth is one more draw of the same distribution (a calibrated ensemble): the truth's rank
+    among the n + 1 is uniform, and the interval spans (high - low)(n - 1) of its n + 1 slots.
+    (0.9 * 7/9 = 70 % for 8 samples: small ensembles cover less even when perfect.)"""
+    return (high - low) * (n - 1) / (n + 1) if n > 1 else 0.0
+
+
+def crps_ensemble(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Ensemble CRPS per value: mean |X_i - y| - sum_ij |X_i - X_j| / (2 N^2); ``samples``
+    (N, ...), ``truth`` (...). The pair sum comes from the sorted samples in O(N log N)."""
+    n = samples.shape[0]
+    x = np.sort(samples, axis=0)
+    weights = (2 * np.arange(n) - n + 1).reshape((n,) + (1,) * (x.ndim - 1))
+    pairs = 2 * np.sum(weights * x, axis=0)  # sum over all ordered pairs of |X_i - X_j|
+    return np.mean(np.abs(samples - truth[None]), axis=0) - pairs / (2 * n * n)
+
+
+@dataclass
+class Scores:
+    """Running sums per (band, distance band); ``add`` footprint by footprint, then read."""
+
+    bands: list[str]
+    n_samples: int
+    edges: tuple[float, ...] = DISTANCE_EDGES_M
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        shape = (len(self.bands), len(self.edges) + 1)
+        for key in _SUMS:
+            self.sums.setdefault(key, np.zeros(shape, np.float64))
+
+    def add(self, samples: np.ndarray, truth: np.ndarray, dist_m: np.ndarray,
+            gdal: np.ndarray | None = None) -> None:
+        """``samples`` (N, C, P), ``truth`` (C, P), ``dist_m`` (P,) metres from the nearest
+        observed pixel, ``gdal`` (C, P) FillNodata's values of the same pixels."""
+        s = samples.astype(np.float64)
+        y = truth.astype(np.float64)
+        err = s.mean(axis=0) - y
+        per_value = {
+            "n": np.ones_like(y), "abs": np.abs(err), "sq": err ** 2,
+            "var": s.var(axis=0, ddof=1) if self.n_samples > 1 else np.zeros_like(y),
+            "crps": crps_ensemble(s, y),
+            "gdal_abs": np.abs(gdal.astype(np.float64) - y) if gdal is not None
+            else np.full_like(y, np.nan),
+        }
+        for name, (lo, hi) in INTERVALS.items():
+            q_lo, q_hi = np.quantile(s, [lo, hi], axis=0)
+            per_value[f"in_{name}"] = ((y >= q_lo) & (y <= q_hi)).astype(np.float64)
+        band = np.searchsorted(np.asarray(self.edges), dist_m, side="left")
+        for d in range(len(self.edges) + 1):
+            at = band == d
+            if at.any():
+                for key, values in per_value.items():
+                    self.sums[key][:, d] += values[:, at].sum(axis=1)
+
+    @property
+    def pixels(self) -> int:
+        """Values scored per band."""
+        return int(self.sums["n"][0].sum()) if self.bands else 0
+
+    def figures(self, band: int | None = None, distance: int | None = None) -> dict[str, float]:
+        """The scores over one band (None: all) and one distance band (None: all); NaN where
+        nothing was scored."""
+        rows = slice(None) if band is None else slice(band, band + 1)
+        cols = slice(None) if distance is None else slice(distance, distance + 1)
+        tot = {k: float(v[rows, cols].sum()) for k, v in self.sums.items()}
+        n = tot["n"]
+        if not n:
+            return {k: math.nan for k in ("pixels", "mae", "rmse", "gdal_mae", "coverage_5_95",
+                                          "coverage_25_75", "spread_skill", "crps")} | {
+                "pixels": 0.0}
+        rmse = math.sqrt(tot["sq"] / n)
+        spread = math.sqrt(tot["var"] / n * (self.n_samples + 1) / self.n_samples)
+        return {
+            "pixels": n, "mae": tot["abs"] / n, "rmse": rmse, "gdal_mae": tot["gdal_abs"] / n,
+            "coverage_5_95": tot["in_5_95"] / n, "coverage_25_75": tot["in_25_75"] / n,
+            # sqrt((N+1)/N) x the mean spread over the RMSE: 1 for a calibrated ensemble
+            "spread_skill": spread / rmse if rmse > 0 else math.nan,
+            "crps": tot["crps"] / n,
+        }
+
+    def expected(self) -> dict[str, float]:
+        """What a calibrated ensemble of this size would cover."""
+        return {f"coverage_{k}": expected_coverage(lo, hi, self.n_samples)
+                for k, (lo, hi) in INTERVALS.items()}
+
+    def as_dict(self) -> dict[str, object]:
+        """All bands together at the top, then ``bands`` and ``distances`` (per band too)."""
+        labels = distance_labels(self.edges)
+        out: dict[str, object] = dict(self.figures())
+        out["expected"] = self.expected()
+        out["bands"] = {
+            name: {**self.figures(band=b),
+                   "distances": {lab: self.figures(band=b, distance=d)
+                                 for d, lab in enumerate(labels)}}
+            for b, name in enumerate(self.bands)}
+        out["distances"] = {lab: self.figures(distance=d) for d, lab in enumerate(labels)}
+        return out

@@ -1,0 +1,146 @@
+"""The self-check of a gap fill: the run grades itself on observed pixels it hides.
+
+In a deterministic sample of the plan's footprints (``fraction`` of them, at least one), an
+extra generation, separate from the run's (its own seed; it reads the input only and writes
+nothing to the outputs), hides observed pixels in gap-shaped blobs (copies of the footprint's
+own gap mask, shifted by a range of distances from the real gaps), generates them like gaps and
+scores the samples against the hidden values (``scores.Scores``), beside GDAL FillNodata on the
+same pixels. The run's own outputs are the run without the self-check, bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..geo.baseline import distance_to_observed, fill_nodata
+from .scores import Scores
+
+if TYPE_CHECKING:
+    from .footprint import FootprintRunner
+
+#: the self-check's own random stream (footprints chosen, blobs placed, generation seeds)
+STREAM = 0x5E1F
+#: share of a footprint's observed pixels the blobs may hide at most
+MAX_HIDDEN_SHARE = 0.3
+#: a footprint is checked only if at least this share of its window is observed
+MIN_OBSERVED_SHARE = 0.2
+#: the shifts tried, as fractions of the window's size: a range of distances from the gaps
+SHIFTS = (0.15, 0.25, 0.35, 0.5, 0.65)
+
+
+def n_checked(fraction: float, n_footprints: int) -> int:
+    """Footprints to check: ``fraction`` of them rounded up, so any fraction > 0 checks at
+    least one (0.03 of the demo's 13 footprints: 1)."""
+    if fraction <= 0 or n_footprints == 0:
+        return 0
+    return min(n_footprints, math.ceil(fraction * n_footprints - 1e-9))
+
+
+def footprint_order(seed: int, n_footprints: int) -> list[int]:
+    """The order in which footprints are offered to the self-check: a permutation fixed by the
+    run's seed (the same run checks the same footprints)."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), STREAM]))
+    return [int(i) for i in rng.permutation(n_footprints)]
+
+
+def check_seed(seed: int, index: int) -> int:
+    """The engine seed of footprint ``index``'s check generation (never the run's own)."""
+    state = np.random.SeedSequence([int(seed), int(index), STREAM]).generate_state(
+        2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        mask[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def hide_blobs(gap: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Observed pixels to hide: the footprint's gap mask shifted in random directions by a range
+    of distances (``SHIFTS``), kept where it lands on observed pixels, until about as many
+    pixels as the real gap (at most ``MAX_HIDDEN_SHARE`` of the observed ones) are hidden.
+    Gap-shaped, so the hidden pixels lie as far from observed ones as the real gap pixels do."""
+    h, w = gap.shape
+    want = min(int(gap.sum()), int(MAX_HIDDEN_SHARE * observed.sum()))
+    hidden = np.zeros_like(observed)
+    for _ in range(3):
+        for frac in SHIFTS:
+            angle = rng.uniform(0, 2 * np.pi)
+            dy, dx = round(frac * h * np.sin(angle)), round(frac * w * np.cos(angle))
+            add = _shift(gap, dy, dx) & observed & ~hidden
+            if hidden.sum() + add.sum() > 1.3 * want:
+                continue
+            hidden |= add
+            if hidden.sum() >= want:
+                return hidden
+    return hidden
+
+
+class SelfCheck:
+    """Runs the check generations of one fill on the run's own engine, and scores them."""
+
+    def __init__(self, runner: FootprintRunner, *, fraction: float, seed: int) -> None:
+        self.runner, self.fraction, self.seed = runner, fraction, seed
+        t = runner.target
+        self.bands = [t.descriptions[b - 1] or f"band {b}" for b in t.generated]
+        self.scores = Scores(self.bands, runner.n)
+        self.footprints: list[int] = []
+        self.seconds = 0.0
+
+    def _candidates(self) -> Iterator[int]:
+        yield from footprint_order(self.seed, len(self.runner.plan))
+
+    def run(self) -> None:
+        """Check ``n_checked`` footprints (the first in ``footprint_order`` with enough
+        observed pixels to hide some)."""
+        started = time.monotonic()
+        want = n_checked(self.fraction, len(self.runner.plan))
+        for index in self._candidates():
+            if len(self.footprints) >= want:
+                break
+            if self._check(index):
+                self.footprints.append(index)
+        self.seconds = time.monotonic() - started
+
+    def _check(self, index: int) -> bool:
+        r = self.runner
+        fp = r.plan[index]
+        r.feedback.check(f"before the self-check of footprint {index + 1}")
+        values, gap, observed = r.window(fp)
+        if observed.sum() < MIN_OBSERVED_SHARE * observed.size or not gap.any():
+            return False
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, STREAM]))
+        hidden = hide_blobs(gap, observed, rng)
+        if not hidden.any():
+            return False
+        kept = observed & ~hidden
+        r.feedback.info(f"self-check: footprint {index + 1}, {int(hidden.sum())} observed "
+                        "pixels hidden")
+        samples, covered = r.generate_check(index, values, kept, check_seed(self.seed, index))
+        scored = hidden & covered
+        rows = [b - 1 for b in r.target.generated]
+        truth = values[rows].astype(np.float32)
+        gdal = fill_nodata(truth, kept, max_search_px=max(truth.shape[1:]))
+        dist = distance_to_observed(~kept, r.target.native_px)
+        self.scores.add(samples[:, :, scored], truth[:, scored], dist[scored],
+                        gdal[:, scored])
+        return True
+
+    def result(self, *, run_seconds: float) -> dict[str, object]:
+        """The report's ``self_check`` entry: the scores and what the check cost."""
+        out = self.scores.as_dict()
+        out.update({
+            "fraction": self.fraction, "footprints": [i + 1 for i in self.footprints],
+            "footprints_total": len(self.runner.plan), "hidden_pixels": self.scores.pixels,
+            "n_samples": self.runner.n, "seconds": round(self.seconds, 2),
+            "extra_cost": round(self.seconds / run_seconds, 3) if run_seconds > 0 else 0.0,
+        })
+        return out
