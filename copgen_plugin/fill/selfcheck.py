@@ -31,6 +31,10 @@ MAX_HIDDEN_SHARE = 0.3
 MIN_OBSERVED_SHARE = 0.2
 #: the shifts tried, as fractions of the window's size: a range of distances from the gaps
 SHIFTS = (0.15, 0.25, 0.35, 0.5, 0.65)
+#: rounds of random directions tried for each shift
+SHIFT_ROUNDS = 8
+#: a shifted gap copy counts as whole when this share of it lands on observed pixels
+WHOLE_FIT = 0.85
 
 
 def n_checked(fraction: float, n_footprints: int) -> int:
@@ -64,23 +68,34 @@ def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def hide_blobs(gap: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Observed pixels to hide: the footprint's gap mask shifted in random directions by a range
-    of distances (``SHIFTS``), kept where it lands on observed pixels, until about as many
-    pixels as the real gap (at most ``MAX_HIDDEN_SHARE`` of the observed ones) are hidden.
-    Gap-shaped, so the hidden pixels lie as far from observed ones as the real gap pixels do."""
+    """Observed pixels to hide: copies of the footprint's gap mask shifted in random directions
+    by a range of distances (``SHIFTS``), each kept only if it lands (almost) whole on observed
+    pixels, until about as many pixels as the real gap (at most ``MAX_HIDDEN_SHARE`` of the
+    observed ones) are hidden. Gap-shaped, so the hidden pixels lie about as far from the
+    observed ones as the real gap pixels do; where no whole copy fits, the best-fitting
+    copies' observed parts are hidden instead."""
     h, w = gap.shape
     want = min(int(gap.sum()), int(MAX_HIDDEN_SHARE * observed.sum()))
     hidden = np.zeros_like(observed)
-    for _ in range(3):
+    tried: list[tuple[float, np.ndarray]] = []
+    for _ in range(SHIFT_ROUNDS):
         for frac in SHIFTS:
             angle = rng.uniform(0, 2 * np.pi)
             dy, dx = round(frac * h * np.sin(angle)), round(frac * w * np.cos(angle))
-            add = _shift(gap, dy, dx) & observed & ~hidden
-            if hidden.sum() + add.sum() > 1.3 * want:
+            moved = _shift(gap, dy, dx)
+            land = moved & observed
+            fit = land.sum() / max(int(moved.sum()), 1)
+            tried.append((fit, land))
+            if fit < WHOLE_FIT or hidden.sum() + (land & ~hidden).sum() > 1.5 * want:
                 continue
-            hidden |= add
+            hidden |= land
             if hidden.sum() >= want:
                 return hidden
+    for _fit, land in sorted(tried, key=lambda t: -t[0]):  # no whole copy fitted often enough
+        if hidden.sum() >= want:
+            break
+        if hidden.sum() + (land & ~hidden).sum() <= 1.5 * want:
+            hidden |= land
     return hidden
 
 
