@@ -219,7 +219,12 @@ def self_check_lines(sc: dict[str, Any]) -> list[str]:
                 f"{v['gdal_mae']:>9.4g} {100 * v['coverage_5_95']:>5.0f}% "
                 f"{100 * v['coverage_25_75']:>5.0f}% {v['spread_skill']:>6.2f} {v['crps']:>9.4g}")
 
-    lines.append(row("all", sc))
+    lines.append(row("all (real gaps)", sc))
+    if "hidden_pixels_only" in sc:
+        lines.append(row("all (hidden)", sc["hidden_pixels_only"]))
+        mix = ", ".join(f"{d} {100 * w:.0f} %" for d, w in sc["distance_weights"].items())
+        lines.append(f"self-check: 'real gaps' rows mix the distance rows as the real gap "
+                     f"pixels of the checked footprints lie: {mix}")
     lines += [row(name, v) for name, v in sc["bands"].items()]
     lines += [row(d, v) for d, v in sc["distances"].items() if v["pixels"]]
     if "files" in sc:

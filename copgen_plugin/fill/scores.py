@@ -80,7 +80,7 @@ class Scores:
         for name, (lo, hi) in INTERVALS.items():
             q_lo, q_hi = np.quantile(s, [lo, hi], axis=0)
             per_value[f"in_{name}"] = ((y >= q_lo) & (y <= q_hi)).astype(np.float64)
-        band = np.searchsorted(np.asarray(self.edges), dist_m, side="left")
+        band = self.band_of(dist_m)
         for d in range(len(self.edges) + 1):
             at = band == d
             if at.any():
@@ -92,15 +92,36 @@ class Scores:
         """Values scored per band."""
         return int(self.sums["n"][0].sum()) if self.bands else 0
 
-    def figures(self, band: int | None = None, distance: int | None = None) -> dict[str, float]:
+    def figures(self, band: int | None = None, distance: int | None = None, *,
+                weights: Sequence[float] | None = None) -> dict[str, float]:
         """The scores over one band (None: all) and one distance band (None: all); NaN where
-        nothing was scored."""
+        nothing was scored. ``weights`` (one per distance band): each distance band's means
+        weighted by them instead of by its pixel count (the real gaps' mix of distances; a
+        band with no pixel scored takes the nearest scored band's means, nearer first)."""
         rows = slice(None) if band is None else slice(band, band + 1)
-        cols = slice(None) if distance is None else slice(distance, distance + 1)
-        tot = {k: float(v[rows, cols].sum()) for k, v in self.sums.items()}
+        if weights is None:
+            cols = slice(None) if distance is None else slice(distance, distance + 1)
+            return self._from_sums({k: float(v[rows, cols].sum())
+                                    for k, v in self.sums.items()})
+        per = [{k: float(v[rows, d].sum()) for k, v in self.sums.items()}
+               for d in range(len(self.edges) + 1)]
+        scored = [d for d, t in enumerate(per) if t["n"]]
+        if not scored or not sum(weights):
+            return self._from_sums({k: 0.0 for k in _SUMS})
+        total = sum(weights)
+        mixed = dict.fromkeys(_SUMS, 0.0)
+        for d, w in enumerate(weights):
+            src = per[min(scored, key=lambda s: (abs(s - d), s))]
+            for k in _SUMS:
+                mixed[k] += w / total * src[k] / src["n"]
+        out = self._from_sums(mixed)
+        out["pixels"] = float(sum(t["n"] for t in per))
+        return out
+
+    def _from_sums(self, tot: dict[str, float]) -> dict[str, float]:
         n = tot["n"]
         if not n:
-            return {k: math.nan for k in ("pixels", "mae", "rmse", "gdal_mae", "coverage_5_95",
+            return {k: math.nan for k in ("mae", "rmse", "gdal_mae", "coverage_5_95",
                                           "coverage_25_75", "spread_skill", "crps")} | {
                 "pixels": 0.0}
         rmse = math.sqrt(tot["sq"] / n)
@@ -118,18 +139,28 @@ class Scores:
         return {f"coverage_{k}": expected_coverage(lo, hi, self.n_samples)
                 for k, (lo, hi) in INTERVALS.items()}
 
-    def as_dict(self) -> dict[str, object]:
-        """All bands together at the top, then ``bands`` and ``distances`` (per band too)."""
+    def as_dict(self, weights: Sequence[float] | None = None) -> dict[str, object]:
+        """All bands together at the top, then ``bands`` and ``distances`` (per band too).
+        With ``weights``, the top and per-band figures mix the distance bands by them (the
+        raw figures then go under ``hidden_pixels_only``); the distance rows stay raw."""
         labels = distance_labels(self.edges)
-        out: dict[str, object] = dict(self.figures())
+        out: dict[str, object] = dict(self.figures(weights=weights))
+        if weights is not None:
+            out["hidden_pixels_only"] = self.figures()
+            out["distance_weights"] = dict(zip(labels, (float(w) for w in weights),
+                                               strict=True))
         out["expected"] = self.expected()
         out["bands"] = {
-            name: {**self.figures(band=b),
+            name: {**self.figures(band=b, weights=weights),
                    "distances": {lab: self.figures(band=b, distance=d)
                                  for d, lab in enumerate(labels)}}
             for b, name in enumerate(self.bands)}
         out["distances"] = {lab: self.figures(distance=d) for d, lab in enumerate(labels)}
         return out
+
+    def band_of(self, dist_m: np.ndarray) -> np.ndarray:
+        """The distance band of each distance (index into ``distance_labels``)."""
+        return np.searchsorted(np.asarray(self.edges), dist_m, side="left")
 
 
 def score_against_truth(sample_paths: Sequence[Path], target: Path, truth: Path, *,

@@ -6,6 +6,13 @@ nothing to the outputs), hides observed pixels in gap-shaped blobs (copies of th
 own gap mask, shifted by a range of distances from the real gaps), generates them like gaps and
 scores the samples against the hidden values (``scores.Scores``), beside GDAL FillNodata on the
 same pixels. The run's own outputs are the run without the self-check, bit for bit.
+
+Errors and spread grow with the distance from the nearest observed pixel, and a blob hidden
+inside one footprint cannot be as far from observed pixels as a cloud wider than the footprint
+is: the scores are kept per distance band, and the headline figures (all bands, and each band)
+mix the distance bands as the real gap pixels of the checked footprints lie (a distance band
+with no hidden pixel borrows the nearest band's figures); the hidden pixels' own mix is
+reported beside them (``hidden_pixels_only``).
 """
 
 from __future__ import annotations
@@ -16,13 +23,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rasterio.windows import Window
 
+from ..geo import Footprint, GapReader
 from ..geo.baseline import distance_to_observed, fill_nodata
+from .outputs import inside_mask
 from .scores import Scores
 
 if TYPE_CHECKING:
     from .footprint import FootprintRunner
 
+#: how far beyond a footprint's window observed pixels are looked for, for the real gaps'
+#: distances (pixels)
+DISTANCE_MARGIN_PX = 64
 #: the self-check's own random stream (footprints chosen, blobs placed, generation seeds)
 STREAM = 0x5E1F
 #: share of a footprint's observed pixels the blobs may hide at most
@@ -108,6 +121,10 @@ class SelfCheck:
         self.bands = [t.descriptions[b - 1] or f"band {b}" for b in t.generated]
         self.scores = Scores(self.bands, runner.n)
         self.footprints: list[int] = []
+        self.gaps = GapReader(t.path, t.gap_bands, nodata=t.nodata_override,
+                              mask_path=runner.mask)
+        #: the real gap pixels of the checked windows by distance band: their mix of distances
+        self.gap_mix = np.zeros(len(self.scores.edges) + 1)
         self.seconds = 0.0
 
     def _candidates(self) -> Iterator[int]:
@@ -144,14 +161,30 @@ class SelfCheck:
         rows = [b - 1 for b in r.target.generated]
         truth = values[rows].astype(np.float32)
         gdal = fill_nodata(truth, kept, max_search_px=max(truth.shape[1:]))
+        real = self._real_distances(fp, gap)
+        self.gap_mix += np.bincount(self.scores.band_of(real), minlength=self.gap_mix.size)
         dist = distance_to_observed(~kept, r.target.native_px)
         self.scores.add(samples[:, :, scored], truth[:, scored], dist[scored],
                         gdal[:, scored])
         return True
 
+    def _real_distances(self, fp: Footprint, gap: np.ndarray) -> np.ndarray:
+        """Metres from each real gap pixel of the window to the nearest observed pixel, looking
+        ``DISTANCE_MARGIN_PX`` beyond the window (observed pixels there count too; nothing
+        outside the raster does)."""
+        t = self.runner.target
+        m = DISTANCE_MARGIN_PX
+        win = fp.window
+        big = Window(int(win.col_off) - m, int(win.row_off) - m, int(win.width) + 2 * m,
+                     int(win.height) + 2 * m)
+        observed = inside_mask(t.grid, big) & ~self.gaps(big)
+        dist = distance_to_observed(~observed, t.native_px)
+        h, w = gap.shape
+        return dist[m:m + h, m:m + w][gap]
+
     def result(self, *, run_seconds: float) -> dict[str, object]:
         """The report's ``self_check`` entry: the scores and what the check cost."""
-        out = self.scores.as_dict()
+        out = self.scores.as_dict(weights=list(self.gap_mix / max(self.gap_mix.sum(), 1)))
         out.update({
             "fraction": self.fraction, "footprints": [i + 1 for i in self.footprints],
             "footprints_total": len(self.runner.plan), "hidden_pixels": self.scores.pixels,

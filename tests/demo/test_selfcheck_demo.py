@@ -1,5 +1,9 @@
 """Acceptance of issue 18 on the demo scene: the self-check's coverage and ensemble error are
-within 10 points and 20 % of the same figures against the held-back truth of the real gap."""
+within 10 points and 20 % of the same figures against the held-back truth of the real gap.
+
+Measured (seed 7, 8 samples, 4 steps, 9 of 21 footprints checked): coverage 5-95 % 54.3 %
+(truth 61.8 %), MAE 263 DN (truth 228), RMSE 440 (378); the hidden pixels' own mix of distances
+gives 52.7 % and 211 DN."""
 
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ def test_self_check_agrees_with_the_held_back_truth(tmp_path: Path) -> None:
         line = f"{key}: self-check {check[key]:.3f}, held-back truth {truth[key]:.3f}"
         print(line)
         _log.info(line)
+    print(f"hidden pixels' own mix of distances: coverage 5-95 "
+          f"{check['hidden_pixels_only']['coverage_5_95']:.3f}, "
+          f"MAE {check['hidden_pixels_only']['mae']:.1f}")
     assert len(check["footprints"]) == 9 and check["hidden_pixels"] > 1000
     assert abs(check["coverage_5_95"] - truth["coverage_5_95"]) <= 0.10
     assert abs(check["mae"] / truth["mae"] - 1) <= 0.20

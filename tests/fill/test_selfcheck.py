@@ -64,6 +64,23 @@ def test_scores_per_band_and_distance() -> None:
     assert out["spread_skill"] == pytest.approx(np.sqrt(3) / 2)
 
 
+def test_weighted_figures_mix_distance_bands_as_given() -> None:
+    truth = np.zeros((1, 3))
+    offset = np.array([1.0, 4.0, 10.0])  # errors of the pixels at 10 m, 70 m and 500 m
+    scores = Scores(["a"], 2)
+    scores.add(np.stack([truth + offset, truth + offset]), truth,
+               np.array([10.0, 70.0, 500.0]))
+    assert scores.figures()["mae"] == pytest.approx(5.0)
+    assert scores.figures(weights=[0, 0, 0, 1])["mae"] == pytest.approx(10.0)
+    assert scores.figures(weights=[0.5, 0.5, 0, 0])["mae"] == pytest.approx(2.5)
+    # nothing was hidden at 100-200 m: that band borrows the nearer neighbour's (50-100 m)
+    assert scores.figures(weights=[0, 0, 1, 0])["mae"] == pytest.approx(4.0)
+    weighted = scores.as_dict(weights=[1, 0, 0, 1])
+    assert weighted["mae"] == pytest.approx(5.5) and weighted["pixels"] == 3
+    assert weighted["hidden_pixels_only"]["mae"] == pytest.approx(5.0)
+    assert weighted["bands"]["a"]["rmse"] == pytest.approx(np.sqrt(50.5))
+
+
 def test_sampling_checks_at_least_one_footprint_deterministically() -> None:
     assert n_checked(0.03, 13) == 1 and n_checked(0.0, 13) == 0
     assert n_checked(0.5, 13) == 7 and n_checked(1.0, 13) == 13
