@@ -142,8 +142,10 @@ def both_ways_table(both: Mapping[str, Scores]) -> str:
             "crps")
     head = f"{'all conditions, S2 (DN)':<24} {'pixels':>8} " + " ".join(f"{k:>14}" for k in keys)
     lines = [head, "-" * len(head)]
-    for name, scores in both.items():
-        f = scores.figures()
+    mix = [float(w) for w in both["true gap"].sums["n"][0]]  # the true gaps' distances
+    rows = [(name, scores.figures()) for name, scores in both.items()]
+    rows.append(("self-check, gaps' mix", both["self-check"].figures(weights=mix)))
+    for name, f in rows:
         lines.append(f"{name:<24} {f['pixels']:>8.0f} " + " ".join(
             f"{100 * f[k]:>12.1f} %" if k.startswith("coverage") else f"{f[k]:>14.3f}"
             for k in keys))
