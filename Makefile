@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PLUGIN := copgen_plugin
 
-.PHONY: setup setup-runtime test lint package demo models screenshots clean
+.PHONY: setup setup-runtime test lint package demo models templates screenshots clean
 
 setup:            ## QGIS (apt), .venv and pinned dev + runtime requirements; idempotent
 	bash scripts/setup.sh
@@ -25,6 +25,9 @@ package: setup    ## the installable plugin ZIP in dist/
 
 models: setup     ## fetch COP-GEN base from the hub and export it (needs internet)
 	$(PY) -m models.fetch copgen-base --out packages/copgen-base
+
+templates: setup  ## resources/templates/copgen-base: weightless graphs the plugin fills (torch)
+	$(PY) -m models.templates --config base --out resources/templates/copgen-base
 
 demo: setup
 	bash scripts/demo.sh

@@ -1,4 +1,5 @@
-"""Build the installable plugin ZIP: top folder `copgen`, runtime files only, no weights."""
+"""Build the installable plugin ZIP: top folder `copgen`, runtime files only, no weights
+(the graph templates of resources/templates/ are weightless ONNX graphs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ TOP_FOLDER = "copgen"
 INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources")
 EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models", "demo"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".onnx", ".pth", ".pt", ".ckpt", ".safetensors", ".partial"}
+#: graph templates (weightless ONNX graphs + template.json) are filled at install time: shipped
+TEMPLATES = Path("resources/templates")
 
 log = logging.getLogger("package")
 
@@ -31,7 +34,8 @@ def plugin_files(root: Path = ROOT) -> list[Path]:
             rel = item.relative_to(root)
             if item.is_dir() or any(part in EXCLUDED_DIRS for part in rel.parts[1:]):
                 continue
-            if item.suffix in EXCLUDED_SUFFIXES or item.name.startswith("."):
+            if item.name.startswith(".") or (item.suffix in EXCLUDED_SUFFIXES and not (
+                    item.suffix == ".onnx" and rel.is_relative_to(TEMPLATES))):
                 continue
             files.append(rel)
     return files
