@@ -134,6 +134,10 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
+    if not generate:
+        sc = options.SELF_CHECK
+        p.add_argument(sc.option, dest="self_check", metavar="FRACTION", default=str(sc.default),
+                       help=f"{sc.label}. {sc.help}")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
@@ -205,7 +209,9 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
-        gap_sources=_gap_sources(args))
+        gap_sources=_gap_sources(args),
+        self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,
+                           getattr(args, "self_check", None)))
 
 
 def _fill(args: argparse.Namespace) -> int:
