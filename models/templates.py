@@ -43,7 +43,7 @@ from copgen_plugin.install.templates import (
     load_template,
 )
 from models.autoencoder import AutoencoderKL
-from models.configs import ModalitySpec, get_size, select_modalities
+from models.configs import ModalityConfig, get_size, select_modalities
 from models.denoiser import CopgenUViT
 from models.export import DEFAULT_PROVENANCE
 from models.manifest import DENOISER_FILE, MANIFEST, ManifestInfo, decoder_file, encoder_file
@@ -80,13 +80,13 @@ def _stream(seed: int, name: str) -> int:
     return seed * 1_000_003 + int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
 
 
-def random_backbone(config: str, specs: Sequence[ModalitySpec], seed: int) -> CopgenUViT:
+def random_backbone(config: str, specs: Sequence[ModalityConfig], seed: int) -> CopgenUViT:
     model = CopgenUViT(get_size(config).backbone(specs))
     init_distinct(model, _stream(seed, BACKBONE))
     return model.eval()
 
 
-def random_vae(config: str, spec: ModalitySpec, seed: int) -> AutoencoderKL:
+def random_vae(config: str, spec: ModalityConfig, seed: int) -> AutoencoderKL:
     vae = AutoencoderKL(get_size(config).vae(spec), spec.scale_factor or 1.0)
     init_distinct(vae, _stream(seed, spec.key))
     return vae.eval()
@@ -96,7 +96,7 @@ def _numpy_state(module: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().float().numpy() for k, v in module.state_dict().items()}
 
 
-def _export(out: Path, config: str, specs: list[ModalitySpec], seed: int, fp16: bool,
+def _export(out: Path, config: str, specs: list[ModalityConfig], seed: int, fp16: bool,
             opset: int) -> dict[str, Any]:
     prov = DEFAULT_PROVENANCE[config]
     info = ManifestInfo(prov.model_id, prov.model_version, prov.title, prov.licence, prov.source,
@@ -107,7 +107,7 @@ def _export(out: Path, config: str, specs: list[ModalitySpec], seed: int, fp16: 
     return json.loads((out / MANIFEST).read_text())
 
 
-def graph_sources(specs: Iterable[ModalitySpec]) -> dict[str, tuple[str, str]]:
+def graph_sources(specs: Iterable[ModalityConfig]) -> dict[str, tuple[str, str]]:
     """Package graph file -> (source name, modality key or '') for the denoiser and VAEs."""
     out = {DENOISER_FILE: (BACKBONE, "")}
     for s in specs:
@@ -290,7 +290,7 @@ def build_template(out_dir: Path, config: str = "base", *, modalities: Sequence[
         raise
 
 
-def _state_loader(config: str, specs: list[ModalitySpec], seed: int
+def _state_loader(config: str, specs: list[ModalityConfig], seed: int
                   ) -> Callable[[str], dict[str, np.ndarray]]:
     by_folder = {str(s.vae_folder): s for s in specs if s.is_image}
 
