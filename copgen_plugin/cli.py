@@ -126,6 +126,8 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
+    p.add_argument(f"--{options.ACCEPT_UNUSUAL_VALUES.option}", action="store_true",
+                   dest="accept_unusual_values", help=options.ACCEPT_UNUSUAL_VALUES.help)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
@@ -163,7 +165,8 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
-        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise)
+        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
+        accept_unusual_values=args.accept_unusual_values)
 
 
 def _fill(args: argparse.Namespace) -> int:

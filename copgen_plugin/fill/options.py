@@ -19,10 +19,11 @@ from ..engine.devices import DEVICES, Device
 from ..errors import InputError
 
 __all__ = [
-    "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS", "LAYER_MODALITIES", "LULC_NUMBERINGS",
-    "MODES", "S1_SCALES", "SPREAD_STATISTICS", "SPREAD_TEXT", "ConditionSlot", "Device",
-    "LayerModality", "Mode", "S1ScaleChoice", "SpreadStatistic", "parse_condition_bands",
-    "parse_date", "parse_lulc_remap",
+    "ACCEPT_UNUSUAL_VALUES", "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS",
+    "LAYER_MODALITIES", "LULC_NUMBERINGS", "MODES", "S1_SCALES", "SPREAD_STATISTICS",
+    "SPREAD_TEXT", "ConditionSlot", "Device", "LayerModality", "Mode", "Override",
+    "S1ScaleChoice", "SpreadStatistic", "parse_condition_bands", "parse_date",
+    "parse_lulc_remap",
 ]
 
 LayerModality = Literal["S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask"]
@@ -78,6 +79,27 @@ CONDITIONS: tuple[ConditionSlot, ...] = (
     ConditionSlot("LULC", "lulc", "LULC"),
     ConditionSlot("CLOUD_MASK", "cloud_mask", "cloud_mask"),
 )
+
+
+@dataclass(frozen=True)
+class Override:
+    """A boolean escape hatch both doors offer: the Processing parameter (advanced), the CLI
+    flag, what they show."""
+
+    parameter: str
+    option: str
+    label: str
+    help: str
+
+
+#: the plausibility checks of ``fill.plausibility`` become report notes instead of errors
+ACCEPT_UNUSUAL_VALUES = Override(
+    "ACCEPT_UNUSUAL_VALUES", "accept-unusual-values",
+    "Accept layer values that look wrong for their modality",
+    "Each layer's values are checked against its modality (Sentinel-2 digital numbers, not "
+    "0..1 reflectance or 8-bit quicklooks; S1 dB vs linear power; one-band DEM in metres; "
+    "land-cover codes the model knows) and refused with the fix. Set this only when the "
+    "values are right after all: they are then used as they are, and the report says so.")
 
 
 def parse_date(text: str | None) -> dt.date | None:

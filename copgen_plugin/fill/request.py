@@ -86,6 +86,8 @@ class FillRequest:
       observed pixels, and the overlap the sample generated in an earlier footprint) by a
       smooth offset (Poisson blending), so no frame shows at gap and footprint edges; the
       samples then agree next to observations and spread apart away from them.
+    * ``accept_unusual_values``: layers whose values look wrong for their modality (see
+      ``fill.plausibility``) are used anyway, with a report note, instead of refused.
     """
 
     mode: Mode
@@ -105,6 +107,7 @@ class FillRequest:
     threads: int = 0
     spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True
+    accept_unusual_values: bool = False
 
 
 def _creatable(folder: Path) -> bool:

@@ -139,6 +139,9 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
         "HARMONISE", "Blend generated pixels into their surroundings", defaultValue=True),
         "Poisson blending of each sample at gap and footprint edges: no visible frame; the "
         "samples agree next to observed pixels and spread apart away from them.")))
+    accept = options.ACCEPT_UNUSUAL_VALUES
+    add(_advanced(_with_help(QgsProcessingParameterBoolean(
+        accept.parameter, accept.label, defaultValue=False), accept.help)))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
@@ -229,4 +232,6 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
                                                                context)],
         harmonise=alg.parameterAsBoolean(params, "HARMONISE", context),
+        accept_unusual_values=alg.parameterAsBoolean(
+            params, options.ACCEPT_UNUSUAL_VALUES.parameter, context),
     )
