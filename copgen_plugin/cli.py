@@ -23,6 +23,7 @@ from typing import TextIO, TypeVar
 
 from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
+from .engine.verify import VERIFY_MODES
 from .errors import InputError
 from .fill import options
 from .fill.request import FillOutputs, FillRequest, LayerInput
@@ -33,13 +34,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 def _diagnostics(args: argparse.Namespace) -> int:
-    facts = collect(device=args.device)
+    facts = collect(device=args.device, verify=args.verify)
     if args.output:
         write_report(args.output, facts)
         log.info("wrote %s", args.output)
     else:
         print(to_markdown(facts), end="")
-    return 0
+    failed = [p for p in facts["model_verification"].split("; ") if p.startswith("FAILED")]
+    for line in failed:
+        print(f"error: model package verification {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 class TextProgress:
@@ -203,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     diag = commands.add_parser("diagnostics", help="versions, ONNX Runtime device, models")
     diag.add_argument("--device", choices=sorted(DEVICE_PROVIDERS), default="auto")
     diag.add_argument("--output", type=Path, help="write the Markdown report here")
+    diag.add_argument("--verify", choices=VERIFY_MODES, default="none",
+                      help="check the model packages' files: full = every SHA-256 now "
+                      "(default none: that they exist)")
     diag.set_defaults(func=_diagnostics)
     add_fill_arguments(commands.add_parser(
         "gapfill", help="fill the gaps of a layer: N samples, filled and spread rasters"),

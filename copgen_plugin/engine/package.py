@@ -30,14 +30,13 @@ from .modalities import (
     Normalisation,
 )
 from .schedule import ScheduleSettings, parse_schedule
-from .verify import FileEntry, verify_files
+from .verify import VERIFY_MODES, FileEntry, verify_files
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "copgen-model-package"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-VERIFY_MODES = ("cached", "full", "size", "none")
 
 #: bounds on what a manifest may declare (far above COP-GEN's own: 192 px images, 24 px
 #: latents, 12 modalities, 25 files, 1000 schedule steps); checked before any allocation

@@ -27,6 +27,9 @@ from ..errors import ChangedFileError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
+#: how a package's files are checked at load (``load_package``, diagnostics ``--verify``);
+#: dependency-free here, so the Processing layer declares its enumeration at load time
+VERIFY_MODES = ("cached", "full", "size", "none")
 CHUNK = 8 * 1024 * 1024
 #: the cached mode hashes a file in full again when its last full hash is older than this
 REVERIFY_AFTER_S = 24 * 3600
@@ -113,7 +116,7 @@ def verify_files(
         stamp = [stat.st_size, stat.st_mtime_ns, entry.sha256]
         known = cache.get(key)
         same_stamp = isinstance(known, list) and known[:3] == stamp
-        if mode == "cached" and same_stamp and _fresh(known):
+        if mode == "cached" and isinstance(known, list) and same_stamp and _fresh(known):
             continue
         logger.info("verifying SHA-256 of %s (%d bytes%s)", path, stat.st_size,
                     ", daily re-check" if same_stamp else "")

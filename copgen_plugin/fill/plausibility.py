@@ -93,9 +93,14 @@ def _fix() -> str:
             f"(Processing: {ACCEPT_UNUSUAL_VALUES.parameter})")
 
 
+def _num(x: float) -> str:
+    """Whole numbers as they are (-32768), others to 4 significant digits."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e12 else f"{x:.4g}"
+
+
 def _range(v: np.ndarray) -> str:
     lo, p99, hi = np.percentile(v, [0, 99, 100])
-    return f"values {lo:.4g}..{hi:.4g}, 99th percentile {p99:.4g}"
+    return f"values {_num(lo)}..{_num(hi)}, 99th percentile {_num(p99)}"
 
 
 def reflectance_problems(s: Sample) -> list[str]:
