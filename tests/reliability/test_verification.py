@@ -1,0 +1,67 @@
+"""Case 5 of issue 13: a weight file changed after a verified run, keeping its size and
+modification time, is caught: at once by diagnostics --verify full, and by the daily full
+re-hash of the cached mode, which fails the run before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tests.reliability.run_b import cli, one_error_line, outputs, s2_layer
+from tests.reliability.snapshot_b import snapshot
+
+RUN = ["--samples", 2, "--steps", 2, "--device", "cpu", "--date", "2021-06-01", "--quiet"]
+
+
+def _flip_a_byte_keeping_size_and_mtime(path: Path) -> None:
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: Path,
+                                                                        package: Path) -> None:
+    models, cache = tmp_path / "models", tmp_path / "cache"
+    pkg = shutil.copytree(package, models / "rel")
+    env = {"COPGEN_MODELS_DIR": str(models), "XDG_CACHE_HOME": str(cache)}
+    n_files = len(json.loads((pkg / "manifest.json").read_text())["files"])
+
+    first = cli("diagnostics", "--device", "cpu", "--verify", "cached", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"copgen-tiny-random: {n_files} files ok (cached)" in first.stdout
+
+    _flip_a_byte_keeping_size_and_mtime(pkg / "encoder_DEM_DEM.onnx")
+    # within a day of its last full hash, the cached mode trusts size + mtime (documented)
+    again = cli("diagnostics", "--device", "cpu", "--verify", "cached", env=env)
+    assert again.returncode == 0 and f"{n_files} files ok (cached)" in again.stdout
+
+    report = tmp_path / "diag.md"
+    full = cli("diagnostics", "--device", "cpu", "--verify", "full", "--output", report,
+               env=env)
+    line = one_error_line(full)
+    assert "FAILED copgen-tiny-random" in line and "encoder_DEM_DEM.onnx has SHA-256" in line
+    assert "| model_verification | FAILED copgen-tiny-random" in report.read_text()
+
+    # a day later: the next load hashes every file again and refuses the changed one
+    cache_file = cache / "copgen_plugin" / "verified_files.json"
+    entries = json.loads(cache_file.read_text())
+    assert len(entries) == n_files and all(len(e) == 4 for e in entries.values())
+    cache_file.write_text(json.dumps({k: [*e[:3], e[3] - 25 * 3600]
+                                      for k, e in entries.items()}))
+    inputs = tmp_path / "in"
+    target = s2_layer(inputs)
+    before = snapshot(inputs, pkg)
+    proc = cli("gapfill", target, "--model", pkg, *outputs(tmp_path / "out"), *RUN, env=env)
+    line = one_error_line(proc)
+    assert "encoder_DEM_DEM.onnx has SHA-256" in line
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 25 * 3600))
+    assert f"it changed after it was verified on {day}" in line
+    assert "although its size and modification time did not" in line
+    assert not (tmp_path / "out").exists()
+    assert snapshot(inputs, pkg) == before  # the package is reported, never touched
