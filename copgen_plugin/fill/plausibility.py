@@ -224,7 +224,8 @@ def judge(problems: Sequence[str], what: str, *, accept: bool) -> list[str]:
         return []
     if not accept:
         raise InputError(f"{what} {problems[0]}; {_fix()}")
-    notes = [f"{what} {p} (used as it is: --{ACCEPT_UNUSUAL_VALUES.option})" for p in problems]
+    notes = [f"{what} {p} (used as it is: {ACCEPT_UNUSUAL_VALUES.parameter} / "
+             f"--{ACCEPT_UNUSUAL_VALUES.option})" for p in problems]
     for note in notes:
         _log.warning("%s", note)
     return notes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +24,27 @@ def _flip_a_byte_keeping_size_and_mtime(path: Path) -> None:
     path.write_bytes(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+def _qgis_process_diagnostics_finds_it(tmp_path: Path, models_env: dict[str, str]) -> None:
+    """copgen:diagnostics with VERIFY=full says FAILED in its output and its log."""
+    from copgen_plugin.engine.verify import VERIFY_MODES
+    from tests.qgis.qgis_env import PLUGIN_NAME, make_plugins_dir, subprocess_env
+
+    exe = "/usr/bin/qgis_process.bin"
+    if not Path(exe).exists():
+        return  # the CLI checks above stand; the QGIS tests skip likewise without QGIS
+    env = {**subprocess_env(tmp_path, make_plugins_dir(tmp_path)), **models_env}
+    subprocess.run([exe, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
+                   timeout=180)
+    proc = subprocess.run([exe, "run", "copgen:diagnostics", "--json", "--", "DEVICE=2",
+                           f"VERIFY={VERIFY_MODES.index('full')}",
+                           f"OUTPUT={tmp_path / 'qgis_diag.md'}"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+    assert result["MODEL_VERIFICATION"].startswith("FAILED copgen-tiny-random")
+    assert "encoder_DEM_DEM.onnx has SHA-256" in result["MODEL_VERIFICATION"]
 
 
 def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: Path,
@@ -47,6 +69,7 @@ def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: 
     line = one_error_line(full)
     assert "FAILED copgen-tiny-random" in line and "encoder_DEM_DEM.onnx has SHA-256" in line
     assert "| model_verification | FAILED copgen-tiny-random" in report.read_text()
+    _qgis_process_diagnostics_finds_it(tmp_path, env)
 
     # a day later: the next load hashes every file again and refuses the changed one
     cache_file = cache / "copgen_plugin" / "verified_files.json"
