@@ -1,5 +1,6 @@
-"""Reliability fixtures: an isolated verification cache and models folder, and one tiny real
-model package (random weights) holding every family the value checks look at."""
+"""Reliability fixtures: an isolated verification cache and models folder, and the tiny real
+model package (random weights) the fill tests use (tests/conftest.py ``full_package``): it
+holds every family the value checks look at; tests only read it (or copy it)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-#: S2 L2A (10 m group) as the target; DEM, LULC and S1 as conditions
-KEYS = ["3d_cartesian_lat_lon", "DEM_DEM", "LULC_LULC", "S1RTC_vh_vv", "S2L2A_B02_B03_B04_B08",
-        "mean_timestamps"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,8 +22,5 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
 
 
 @pytest.fixture(scope="session")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    from models.tiny import build_tiny_package
-
-    return build_tiny_package(tmp_path_factory.mktemp("pkg") / "rel", KEYS, seed=0)
+def package(full_package: Path) -> Path:
+    return full_package
