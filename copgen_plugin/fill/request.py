@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
 from .options import (
+    DEFAULT_BUFFER_M,
+    DEFAULT_PROBABILITY_THRESHOLD,
+    DEFAULT_SCL_CLASSES,
     DEVICES,
     MODES,
     S1_SCALES,
@@ -67,6 +70,32 @@ class FillOutputs:
 
 
 @dataclass(frozen=True)
+class GapSources:
+    """Gap causes ORed with nodata and the mask layer.
+
+    * ``scl``: an SCL layer; ``scl_from_product``: the SCL band of the input product.
+    * ``probability`` + ``probability_threshold``: a cloud-probability layer in 0-100 or 0-1
+      (detected from its values); the threshold is on the 0-1 scale (values above 1 are read
+      as percent).
+    * ``detector``: run the offline cloud and shadow detector on the target's bands.
+    * ``buffer_m``: metres added around the cloud causes above (not around nodata or the mask
+      layer, which are exact).
+    """
+
+    scl: Path | None = None
+    scl_from_product: bool = False
+    scl_classes: tuple[int, ...] = DEFAULT_SCL_CLASSES
+    probability: Path | None = None
+    probability_threshold: float = DEFAULT_PROBABILITY_THRESHOLD
+    detector: bool = False
+    buffer_m: float = DEFAULT_BUFFER_M
+
+    @property
+    def any_cloud_cause(self) -> bool:
+        return bool(self.scl or self.scl_from_product or self.probability or self.detector)
+
+
+@dataclass(frozen=True)
 class FillRequest:
     """One run over a raster.
 
@@ -107,6 +136,9 @@ class FillRequest:
     threads: int = 0
     spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True
+    #: SCL / probability / detector / buffer, ORed with nodata and ``mask`` (gap fill only);
+    #: ``target.path`` may also be a Sentinel-2 SAFE folder or zip or a STAC item
+    gap_sources: GapSources = field(default_factory=GapSources)
     accept_unusual_values: bool = False
 
 
