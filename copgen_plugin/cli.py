@@ -5,6 +5,7 @@
                                     --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
     python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
+    python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
 bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
@@ -28,6 +29,9 @@ from .engine.verify import VERIFY_MODES
 from .errors import InputError
 from .fill import options
 from .fill.request import FillOutputs, FillRequest, GapSources, LayerInput
+from .install import deps
+from .install.command import add_install_command
+from .install.sitedir import activate
 
 log = logging.getLogger("copgen_plugin")
 
@@ -257,10 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_batch import add_batch_command  # gapfill-batch: many scenes on Dask
 
     add_batch_command(commands)
+    add_install_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    activate()  # the plugin's dependency folder, as at plugin load
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ModuleNotFoundError as exc:  # a run-time package missing: the install hint instead
+        status = deps.check()
+        if (exc.name or "").split(".")[0] not in deps.RUNTIME_MODULES or status.ok:
+            raise
+        print(f"error: {status.message()}", file=sys.stderr)
+        return 1

@@ -50,3 +50,11 @@ class DeviceError(CopgenError):
 
 class Cancelled(CopgenError):  # noqa: N818 - the name the QGIS layer expects
     """The caller asked to stop; raised between solver steps."""
+
+
+class CheckpointError(CopgenError):
+    """A weight file is unreadable, unsafe (pickle code), a git-LFS pointer, or does not fit."""
+
+
+class InstallError(CopgenError):
+    """A model package could not be installed from checkpoints (template, sources, target)."""

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from models.autoencoder import AutoencoderKL
+from models.checkpoints import load_file
 from models.configs import BackboneConfig, ModalitySpec, VAEConfig
 from models.demo import data as dm
 from models.demo.package_readme import write_readme
@@ -197,7 +198,7 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start, losses = 0, []
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = load_file(ckpt)  # weights_only: a pickle in the workdir never runs
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -275,7 +276,7 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
         path = workdir / f"vae_{key}.pt"
         if path.is_file():
             vae = AutoencoderKL(vae_config(specs[key], cfg))
-            vae.load_state_dict(torch.load(path))
+            vae.load_state_dict(load_file(path))
             vae.eval()
         else:
             vae = train_vae(key, specs[key], data, cfg)
@@ -308,9 +309,9 @@ def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
     vaes = {}
     for key in dm.DEMO_KEYS:
         vae = AutoencoderKL(vae_config(specs[key], cfg), scale_factor=scales[key])
-        vae.load_state_dict(torch.load(workdir / f"vae_{key}.pt"))
+        vae.load_state_dict(load_file(workdir / f"vae_{key}.pt"))
         vaes[key] = vae.eval()
-    state = torch.load(workdir / "denoiser.pt", weights_only=False)
+    state = load_file(workdir / "denoiser.pt")
     model = CopgenUViT(BackboneConfig.for_modalities(specs.values(), cfg.embed_dim, cfg.depth,
                                                      cfg.num_heads))
     model.load_state_dict(state["ema"])

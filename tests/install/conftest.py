@@ -1,0 +1,48 @@
+"""Tiny official-layout checkpoints (written with torch) and a tiny graph template, built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.configs import select_modalities
+from models.locate import EMA_FILE, NNET_FILE
+from models.templates import build_template, random_backbone, random_vae
+
+#: a small subset keeps the template build and the exports to a few seconds
+KEYS = ["DEM_DEM", "S2L2A_B01_B09", "mean_timestamps"]
+SPECS = select_modalities(KEYS)
+VAE_FOLDERS = {s.key: str(s.vae_folder) for s in SPECS if s.is_image}
+
+torch.set_num_threads(2)
+
+
+def write_official_layout(root: Path, seed: int, dtype: torch.dtype = torch.float32) -> Path:
+    """``500000_nnet_ema.pth`` + ``vae/<folder>/model-50-ema.pth``, as the official repos hold."""
+    root.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.to(dtype) for k, v in random_backbone("tiny", SPECS, seed).state_dict().items()}
+    torch.save(sd, root / NNET_FILE)
+    for spec in SPECS:
+        if spec.is_image:
+            folder = root / "vae" / str(spec.vae_folder)
+            folder.mkdir(parents=True)
+            vae = random_vae("tiny", spec, seed)
+            torch.save({k: v.to(dtype) for k, v in vae.state_dict().items()}, folder / EMA_FILE)
+    return root
+
+
+def vae_files(root: Path) -> dict[str, Path]:
+    return {f: root / "vae" / f / EMA_FILE for f in VAE_FOLDERS.values()}
+
+
+@pytest.fixture(scope="session")
+def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("template") / "copgen-tiny"
+    return build_template(out, "tiny", modalities=KEYS, precisions=("fp32",))
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_official_layout(tmp_path_factory.mktemp("ckpt") / "official", seed=7)
