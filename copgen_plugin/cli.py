@@ -6,6 +6,7 @@
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
     python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
     python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
+    python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
 bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
@@ -139,6 +140,10 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
                    help="do not blend generated pixels into their surroundings (raw samples)")
     p.add_argument(f"--{options.ACCEPT_UNUSUAL_VALUES.option}", action="store_true",
                    dest="accept_unusual_values", help=options.ACCEPT_UNUSUAL_VALUES.help)
+    if not generate:
+        sc = options.SELF_CHECK
+        p.add_argument(sc.option, dest="self_check", metavar="FRACTION", default=str(sc.default),
+                       help=f"{sc.label}. {sc.help}")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
@@ -211,6 +216,8 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
         gap_sources=_gap_sources(args),
+        self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,
+                           getattr(args, "self_check", None)),
         accept_unusual_values=args.accept_unusual_values)
 
 
@@ -262,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_command(commands)
     add_install_command(commands)
+    from .cli_download import add_command
+
+    add_command(commands)
     return parser
 
 

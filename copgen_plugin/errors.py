@@ -58,3 +58,11 @@ class CheckpointError(CopgenError):
 
 class InstallError(CopgenError):
     """A model package could not be installed from checkpoints (template, sources, target)."""
+
+
+class HubError(CopgenError):
+    """A download problem a user can act on (no repository, no access, no network, bad data)."""
+
+
+class HubUnreachableError(HubError):
+    """The hub or its file server did not answer at all (no network, wrong address, proxy)."""
