@@ -26,6 +26,7 @@ from typing import TextIO, TypeVar
 
 from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
+from .engine.verify import VERIFY_MODES
 from .errors import InputError
 from .fill import options
 from .fill.request import FillOutputs, FillRequest, GapSources, LayerInput
@@ -39,13 +40,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 def _diagnostics(args: argparse.Namespace) -> int:
-    facts = collect(device=args.device)
+    facts = collect(device=args.device, verify=args.verify)
     if args.output:
         write_report(args.output, facts)
         log.info("wrote %s", args.output)
     else:
         print(to_markdown(facts), end="")
-    return 0
+    failed = [p for p in facts["model_verification"].split("; ") if p.startswith("FAILED")]
+    for line in failed:
+        print(f"error: model package verification {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 class TextProgress:
@@ -134,6 +138,8 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
+    p.add_argument(f"--{options.ACCEPT_UNUSUAL_VALUES.option}", action="store_true",
+                   dest="accept_unusual_values", help=options.ACCEPT_UNUSUAL_VALUES.help)
     if not generate:
         sc = options.SELF_CHECK
         p.add_argument(sc.option, dest="self_check", metavar="FRACTION", default=str(sc.default),
@@ -211,7 +217,8 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
         gap_sources=_gap_sources(args),
         self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,
-                           getattr(args, "self_check", None)))
+                           getattr(args, "self_check", None)),
+        accept_unusual_values=args.accept_unusual_values)
 
 
 def _fill(args: argparse.Namespace) -> int:
@@ -248,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     diag = commands.add_parser("diagnostics", help="versions, ONNX Runtime device, models")
     diag.add_argument("--device", choices=sorted(DEVICE_PROVIDERS), default="auto")
     diag.add_argument("--output", type=Path, help="write the Markdown report here")
+    diag.add_argument("--verify", choices=VERIFY_MODES, default="none",
+                      help="check the model packages' files: full = every SHA-256 now "
+                      "(default none: that they exist)")
     diag.set_defaults(func=_diagnostics)
     add_fill_arguments(commands.add_parser(
         "gapfill", help="fill the gaps of a layer: N samples, filled and spread rasters"),

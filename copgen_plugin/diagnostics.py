@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .engine.verify import VERIFY_MODES
 from .install.deps import check, is_importable
 from .model_store import PackageInfo, find_packages, search_dirs, user_models_dir
 
@@ -37,6 +38,7 @@ FACT_KEYS: tuple[str, ...] = (
     "hf_cache_dir",
     "model_dirs",
     "model_packages",
+    "model_verification",
     "missing_dependencies",
     "deps_folder",
     "deps_state",
@@ -119,6 +121,28 @@ def _hub_facts() -> dict[str, str]:
         "hf_hub_version": _version("huggingface_hub"),
         "hf_cache_dir": str(constants.HF_HUB_CACHE),
     }
+
+
+def verify_packages(packages: list[PackageInfo], mode: str) -> str:
+    """Each package checked as ``load_package(verify=mode)`` would (``full``: every file's
+    SHA-256 now, whatever the cache says); a failure starts with ``FAILED``."""
+    if not packages:
+        return "no package to verify"
+    try:
+        from .engine.package import load_package
+        from .errors import CopgenError
+    except ImportError as exc:
+        return f"not verified: {exc}"
+    lines = []
+    for info in packages:
+        try:
+            package = load_package(info.path, verify=mode)
+        except CopgenError as exc:
+            lines.append(f"FAILED {info.model_id} at {info.path}: {exc}")
+            continue
+        lines.append(f"{info.model_id}: {len(package.files)} files ok ({mode})")
+    return "; ".join(lines)
+
 
 
 def _deps_facts() -> dict[str, str]:
@@ -221,10 +245,14 @@ def _model_facts(packages: list[PackageInfo], missing: str) -> dict[str, str]:
     return facts
 
 
-def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[str, str]:
-    """Every fact of FACT_KEYS as a string; `device` picks the providers the probe asks for."""
+def collect(*, qgis_version: str | None = None, device: str = "auto",
+            verify: str = "none") -> dict[str, str]:
+    """Every fact of FACT_KEYS as a string; `device` picks the providers the probe asks for,
+    `verify` how the packages' files are checked (VERIFY_MODES; ``full`` hashes them all)."""
     if device not in DEVICE_PROVIDERS:
         raise ValueError(f"device must be one of {sorted(DEVICE_PROVIDERS)}, not {device!r}")
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"verify must be one of {VERIFY_MODES}, not {verify!r}")
     packages = find_packages()
     status = check()
     facts: dict[str, Any] = {
@@ -241,6 +269,7 @@ def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[st
         "model_packages": "; ".join(
             f"{p.model_id} {p.version}{' (demo)' if p.demo else ''} at {p.path}" for p in packages
         ) or "none found",
+        "model_verification": verify_packages(packages, verify),
         "missing_dependencies": ", ".join(status.missing + status.too_old) or "none",
     }
     facts.update(_ort_facts(device))

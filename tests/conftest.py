@@ -8,6 +8,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
+#: S2 L2A gap filling with every condition the issue names (DEM, S1, LULC), all on real shapes
+FULL_KEYS = ["3d_cartesian_lat_lon", "DEM_DEM", "LULC_LULC", "S1RTC_vh_vv", "S2L2A_B01_B09",
+             "S2L2A_B02_B03_B04_B08", "S2L2A_B05_B06_B07_B11_B12_B8A", "mean_timestamps"]
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,13 @@ def shared_dir() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"../shared/data is absent ({SHARED}): real-data test skipped")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def full_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight package with every family the fill and reliability tests use,
+    built once per session (tests/fill, tests/reliability); tests only read it."""
+    pytest.importorskip("torch")
+    from models.tiny import build_tiny_package
+
+    return build_tiny_package(tmp_path_factory.mktemp("pkg") / "full", FULL_KEYS, seed=0)

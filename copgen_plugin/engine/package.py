@@ -2,15 +2,20 @@
 
 Every other module asks the parsed :class:`ModelPackage`; nothing else reads the manifest.
 Errors name the problem: a missing file, a changed file (size or SHA-256), an unknown modality,
-an inconsistent shape. Hashing multi-GB graphs is slow, so a verified file is remembered by
-(path, size, mtime, expected hash) in a small JSON cache; a file whose size or mtime changed
-is hashed again, and the size is checked on every load.
+an inconsistent shape. A package is untrusted input (downloaded from whoever owns a repository
+id), so every size it declares is bounded here, before anything is allocated from it
+(``LIMITS``: image and latent sizes, footprint pixels, file counts and sizes, string lengths,
+number of modalities, schedule length). Hashing multi-GB graphs is slow, so a verified file
+is remembered by (path, size, mtime, expected hash) in a small JSON cache (``verify``); a file
+whose size or mtime changed is hashed again, the size is checked on every load, and a full
+re-hash runs once a day per file (``verify.REVERIFY_AFTER_S``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +30,31 @@ from .modalities import (
     Normalisation,
 )
 from .schedule import ScheduleSettings, parse_schedule
-from .verify import FileEntry, verify_files
+from .verify import VERIFY_MODES, FileEntry, verify_files
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "copgen-model-package"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-VERIFY_MODES = ("cached", "full", "size", "none")
+
+#: bounds on what a manifest may declare (far above COP-GEN's own: 192 px images, 24 px
+#: latents, 12 modalities, 25 files, 1000 schedule steps); checked before any allocation
+LIMITS: Mapping[str, int] = {
+    "manifest_bytes": 4 * 2**20,
+    "files": 256,
+    "file_bytes": 64 * 2**30,
+    "name_chars": 255,
+    "text_chars": 4096,
+    "modalities": 32,
+    "bands": 64,
+    "classes": 256,
+    "image_side_px": 1024,
+    "latent_side_px": 256,
+    "latent_channels": 64,
+    "steps": 1000,
+    "schedule_length": 10_000,
+}
 
 #: solver settings the engine implements (the official sampler call)
 OFFICIAL_SOLVER = {"name": "dpm_solver", "predict_x0": True, "order": 3, "method": "fast",
@@ -101,15 +123,53 @@ def _get(obj: Mapping[str, Any], name: str, where: str) -> Any:
     return obj[name]
 
 
+def _limit(value: float, limit: str, what: str) -> None:
+    """A declared size above ``LIMITS[limit]`` -> an error that says both numbers."""
+    if value > LIMITS[limit]:
+        raise ManifestError(f"manifest declares {what}; the limit is {LIMITS[limit]:,}: "
+                            "not a COP-GEN package (or a hostile one), nothing was allocated")
+
+
+def _text(value: Any, where: str, limit: str = "name_chars") -> str:
+    if not isinstance(value, str):
+        raise ManifestError(f"manifest: {where} must be a string, got {type(value).__name__}")
+    _limit(len(value), limit, f"a {len(value):,}-character {where}")
+    return value
+
+
 def _shape(value: Any, where: str) -> tuple[int, int, int]:
     if (not isinstance(value, list | tuple) or len(value) != 3
-            or not all(isinstance(v, int) and v > 0 for v in value)):
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                       for v in value)):
         raise ManifestError(f"manifest: {where} must be three positive integers, got {value!r}")
     return (int(value[0]), int(value[1]), int(value[2]))
 
 
-def _parse_modality(key: str, m: Mapping[str, Any], files: Mapping[str, FileEntry]) -> ModalitySpec:
+def _check_shape_limits(key: str, m: Mapping[str, Any], image: tuple[int, int, int],
+                        latent: tuple[int, int, int], footprint_m: float) -> None:
+    """Image and latent sizes, and the footprint in pixels, within ``LIMITS``."""
     where = f"modality {key!r}"
+    _limit(max(image[1:]), "image_side_px",
+           f"a {max(image[1:]):,}-pixel image side for {where} (image_shape {list(image)})")
+    _limit(image[0], "classes", f"{image[0]:,} image channels for {where}")
+    _limit(max(latent[1:]), "latent_side_px",
+           f"a {max(latent[1:]):,}-pixel latent side for {where} (latent_shape {list(latent)})")
+    _limit(latent[0], "latent_channels", f"{latent[0]:,} latent channels for {where}")
+    px = m.get("pixel_size_m")
+    if m.get("kind") == "image":
+        if (not isinstance(px, int | float) or isinstance(px, bool) or not math.isfinite(px)
+                or px <= 0):
+            raise ManifestError(f"manifest: {where} needs a positive pixel_size_m, got {px!r}")
+        side = footprint_m / px
+        _limit(side, "image_side_px", f"a {side:,.0f}-pixel footprint for {where} "
+                                      f"({footprint_m:g} m at {px:g} m)")
+
+
+def _parse_modality(key: str, m: Mapping[str, Any], files: Mapping[str, FileEntry],
+                    footprint_m: float) -> ModalitySpec:
+    where = f"modality {key!r}"
+    if not isinstance(m, Mapping):
+        raise ManifestError(f"manifest: {where} must be an object")
     kind = _get(m, "kind", where)
     family = _get(m, "family", where)
     if kind not in ("image", "scalar"):
@@ -119,8 +179,12 @@ def _parse_modality(key: str, m: Mapping[str, Any], files: Mapping[str, FileEntr
     bands = _get(m, "bands", where)
     if not isinstance(bands, list) or not bands or not all(isinstance(b, str) for b in bands):
         raise ManifestError(f"manifest: {where} bands must be a non-empty list of names")
+    _limit(len(bands), "bands", f"{len(bands):,} bands for {where}")
+    for band in bands:
+        _text(band, f"band name of {where}")
     image_shape = _shape(_get(m, "image_shape", where), f"{where} image_shape")
     latent_shape = _shape(_get(m, "latent_shape", where), f"{where} latent_shape")
+    _check_shape_limits(key, m, image_shape, latent_shape, footprint_m)
     norm_obj = _get(m, "normalisation", where)
     norm_kind = _get(norm_obj, "kind", f"{where} normalisation")
     if family not in NORMALISATION_FAMILIES.get(norm_kind, ()):
@@ -197,6 +261,7 @@ def check_relative_name(name: Any, where: str = "manifest") -> str:
 def _parse_files(value: Any) -> dict[str, FileEntry]:
     if not isinstance(value, Mapping) or not value:
         raise ManifestError("manifest: 'files' must map file names to {sha256, bytes}")
+    _limit(len(value), "files", f"{len(value):,} files")
     files = {}
     for name, entry in value.items():
         check_relative_name(name)
@@ -207,6 +272,7 @@ def _parse_files(value: Any) -> dict[str, FileEntry]:
             raise ManifestError(f"manifest: file {name!r} has an invalid sha256 {sha!r}")
         if not isinstance(size, int) or size < 0:
             raise ManifestError(f"manifest: file {name!r} has an invalid byte size {size!r}")
+        _limit(size, "file_bytes", f"a {size:,}-byte file {name!r}")
         files[name] = FileEntry(name, sha.lower(), size)
     return files
 
@@ -221,6 +287,7 @@ def _parse_solver(value: Any) -> SolverSettings:
     steps = solver.get("steps", 50)
     if not isinstance(steps, int) or steps < 1:
         raise ManifestError(f"manifest: solver steps must be a positive integer, got {steps!r}")
+    _limit(steps, "steps", f"{steps:,} solver steps")
     return SolverSettings(steps, float(solver.get("t_start", 1.0)),
                           float(solver.get("t_end", 1e-3)))
 
@@ -237,9 +304,20 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
                             f"not supported (this engine reads {FORMAT_VERSION})")
     files = _parse_files(_get(manifest, "files", "the top level"))
     order = _get(manifest, "network_order", "the top level")
-    if (not isinstance(order, list) or not order or len(set(order)) != len(order)
-            or not all(isinstance(k, str) for k in order)):
+    if (not isinstance(order, list) or not order
+            or not all(isinstance(k, str) for k in order) or len(set(order)) != len(order)):
         raise ManifestError("manifest: network_order must be a non-empty list of unique keys")
+    _limit(len(order), "modalities", f"{len(order):,} modalities")
+    for key in order:
+        _text(key, "modality key")
+    for field_name in ("model_id", "model_version", "title", "licence", "precision"):
+        if field_name in manifest:
+            _text(manifest[field_name], field_name, "text_chars")
+    footprint_m = manifest.get("footprint_m", 1920)
+    if (not isinstance(footprint_m, int | float) or isinstance(footprint_m, bool)
+            or not math.isfinite(footprint_m) or footprint_m <= 0):
+        raise ManifestError(f"manifest: footprint_m must be a positive number of metres, got "
+                            f"{footprint_m!r}")
     table = _get(manifest, "modalities", "the top level")
     if not isinstance(table, Mapping):
         raise ManifestError("manifest: 'modalities' must be an object keyed by modality")
@@ -249,11 +327,13 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
             f"manifest: network_order and modalities disagree: not described {sorted(missing)}, "
             f"not in network_order {sorted(extra)}"
         )
-    modalities = {k: _parse_modality(k, table[k], files) for k in order}
+    modalities = {k: _parse_modality(k, table[k], files, float(footprint_m)) for k in order}
     denoiser = _get(manifest, "denoiser", "the top level")
     if denoiser not in files:
         raise ManifestError(f"manifest: denoiser {denoiser!r} is not listed in 'files'")
     schedule = parse_schedule(_get(manifest, "schedule", "the top level"))
+    _limit(schedule.num_train_timesteps, "schedule_length",
+           f"a {schedule.num_train_timesteps:,}-step noise schedule")
     return ModelPackage(
         root=root, manifest=manifest,
         model_id=str(_get(manifest, "model_id", "the top level")),
@@ -261,7 +341,7 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
         title=str(manifest.get("title", manifest["model_id"])),
         demo=bool(manifest.get("demo", False)), licence=str(manifest.get("licence", "")),
         precision=str(manifest.get("precision", "fp32")),
-        footprint_m=float(manifest.get("footprint_m", 1920)),
+        footprint_m=float(footprint_m),
         network_order=tuple(order), modalities=modalities, schedule=schedule,
         solver=_parse_solver(manifest.get("solver")), denoiser=denoiser, files=files,
     )
@@ -282,6 +362,8 @@ def load_package(
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise ManifestError(f"no manifest.json in {root}: not a model package")
+    size = manifest_path.stat().st_size
+    _limit(size, "manifest_bytes", f"a {size:,}-byte manifest.json")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -19,6 +19,7 @@ from ..engine.devices import DEVICES, Device
 from ..errors import InputError
 
 __all__ = [
+    "ACCEPT_UNUSUAL_VALUES",
     "CONDITIONS",
     "DEFAULT_BUFFER_M",
     "DEFAULT_PROBABILITY_THRESHOLD",
@@ -41,6 +42,7 @@ __all__ = [
     "LayerModality",
     "MaskSource",
     "Mode",
+    "Override",
     "S1ScaleChoice",
     "SpreadStatistic",
     "parse_condition_bands",
@@ -163,6 +165,27 @@ CONDITIONS: tuple[ConditionSlot, ...] = (
     ConditionSlot("LULC", "lulc", "LULC"),
     ConditionSlot("CLOUD_MASK", "cloud_mask", "cloud_mask"),
 )
+
+
+@dataclass(frozen=True)
+class Override:
+    """A boolean escape hatch both doors offer: the Processing parameter (advanced), the CLI
+    flag, what they show."""
+
+    parameter: str
+    option: str
+    label: str
+    help: str
+
+
+#: the plausibility checks of ``fill.plausibility`` become report notes instead of errors
+ACCEPT_UNUSUAL_VALUES = Override(
+    "ACCEPT_UNUSUAL_VALUES", "accept-unusual-values",
+    "Accept layer values that look wrong for their modality",
+    "Each layer's values are checked against its modality (Sentinel-2 digital numbers, not "
+    "0..1 reflectance or 8-bit quicklooks; S1 dB vs linear power; one-band DEM in metres; "
+    "land-cover codes the model knows) and refused with the fix. Set this only when the "
+    "values are right after all: they are then used as they are, and the report says so.")
 
 
 def parse_date(text: str | None) -> dt.date | None:

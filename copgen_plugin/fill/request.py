@@ -117,6 +117,8 @@ class FillRequest:
       samples then agree next to observations and spread apart away from them.
     * ``self_check``: share of the footprints (at least one when > 0) graded on observed pixels
       hidden in a separate generation (``fill/selfcheck.py``); 0: off. Outputs are unchanged.
+    * ``accept_unusual_values``: layers whose values look wrong for their modality (see
+      ``fill.plausibility``) are used anyway, with a report note, instead of refused.
     """
 
     mode: Mode
@@ -140,6 +142,7 @@ class FillRequest:
     #: ``target.path`` may also be a Sentinel-2 SAFE folder or zip or a STAC item
     gap_sources: GapSources = field(default_factory=GapSources)
     self_check: float = 0.0
+    accept_unusual_values: bool = False
 
 
 def _creatable(folder: Path) -> bool:

@@ -27,6 +27,7 @@ from ..engine.package import ModelPackage
 from ..engine.runtime import RuntimeOptions
 from ..errors import InputError
 from ..geo import DateChoice, FootprintPlan, OutputSet, resolve_date
+from . import plausibility
 from . import report as rep
 from .footprint import FootprintRunner, plan
 from .gaps import prepare_gaps
@@ -138,6 +139,31 @@ def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     return report
 
 
+def check_values(request: FillRequest, package: ModelPackage, target: TargetSetup,
+                 conditions: list[ConditionSetup]) -> list[str]:
+    """The layers' values against their modalities (``plausibility``): an ``InputError`` with
+    the fix, or notes when the request accepts unusual values. A generated target's values
+    are not used, so only its grid matters."""
+    accept = request.accept_unusual_values
+    notes: list[str] = []
+    if target.mode == "gapfill":
+        layer = request.target
+        what = f"{target.family} target layer {target.path.name}"
+        notes += plausibility.judge(plausibility.layer_problems(
+            target.path, target.family, target.generated, package, nodata=target.nodata,
+            s1_scale=layer.s1_scale, code_remap=target.code_remap, mapped=bool(layer.bands)),
+            what, accept=accept)
+    for cond in conditions:
+        layer = cond.layer
+        bands = {b for g in cond.groups for b in g.bands}
+        what = f"{cond.family} condition {layer.path.name}"
+        notes += plausibility.judge(plausibility.layer_problems(
+            layer.path, cond.family, bands, package, nodata=layer.nodata,
+            s1_scale=layer.s1_scale, code_remap=layer.code_remap, mapped=bool(layer.bands)),
+            what, accept=accept)
+    return notes
+
+
 def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
             fb: RunFeedback) -> _Setup:
     """Layers onto the package's modalities, the date, the footprint plan; the report's
@@ -148,6 +174,8 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
         cond, notes = setup_condition(layer, package, target)
         conditions.append(cond)
         report.notes.extend(notes)
+    fb.report(0.005, "checking the layers' values")
+    report.notes.extend(check_values(request, package, target, conditions))
     date = resolve_date(request.date, required=False,
                         paths=[target.path] if request.date_from_metadata else [])
     has_time = bool(package.keys_of_family("timestamps"))

@@ -16,6 +16,7 @@ from qgis.core import (
 
 from ..diagnostics import FACT_KEYS, collect, write_report
 from ..engine.devices import DEVICES
+from ..engine.verify import VERIFY_MODES
 from .base import CopgenAlgorithm
 
 
@@ -23,6 +24,7 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
     """Runs with no run-time dependency at all: missing packages are what it reports."""
 
     DEVICE = "DEVICE"
+    VERIFY = "VERIFY"
     OUTPUT = "OUTPUT"
     required_modules = ()
 
@@ -59,6 +61,12 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
         )
         device.setHelp("auto and cuda ask ONNX Runtime for CUDA first; cpu asks for CPU only.")
         self.addParameter(device)
+        verify = QgsProcessingParameterEnum(
+            self.VERIFY, "Verify the model packages' files", options=list(VERIFY_MODES),
+            defaultValue=VERIFY_MODES.index("none"))
+        verify.setHelp("full: the SHA-256 of every file now (slow for large models; finds a "
+                       "file changed behind the verification cache); none: that they exist.")
+        self.addParameter(verify)
         report = QgsProcessingParameterFileDestination(
             self.OUTPUT, "Diagnostics report", fileFilter="Markdown (*.md)", optional=True,
             createByDefault=False)
@@ -74,12 +82,16 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
         feedback: QgsProcessingFeedback,
     ) -> dict[str, Any]:
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
-        facts = collect(qgis_version=Qgis.QGIS_VERSION, device=device)
+        verify = VERIFY_MODES[self.parameterAsEnum(parameters, self.VERIFY, context)]
+        facts = collect(qgis_version=Qgis.QGIS_VERSION, device=device, verify=verify)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context).strip()
         if out:
             write_report(Path(out), facts)
         for key in FACT_KEYS:
             feedback.pushInfo(f"{key}: {facts[key]}")
+        for line in facts["model_verification"].split("; "):
+            if line.startswith("FAILED"):
+                feedback.reportError(f"model package verification {line}")
         feedback.pushInfo(f"What to do next: {facts['next_step']}")
         results: dict[str, Any] = {key.upper(): facts[key] for key in FACT_KEYS}
         results[self.OUTPUT] = out or None

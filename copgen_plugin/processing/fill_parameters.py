@@ -155,6 +155,9 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
         add(_advanced(_with_help(QgsProcessingParameterNumber(
             sc.parameter, sc.label, type=QgsProcessingParameterNumber.Double,
             defaultValue=sc.default, minValue=0.0, maxValue=1.0), sc.help)))
+    accept = options.ACCEPT_UNUSUAL_VALUES
+    add(_advanced(_with_help(QgsProcessingParameterBoolean(
+        accept.parameter, accept.label, defaultValue=False), accept.help)))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
@@ -251,4 +254,6 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         self_check=0.0 if generate else _parsed(
             options.SELF_CHECK.parameter, options.parse_self_check,
             alg.parameterAsDouble(params, options.SELF_CHECK.parameter, context)),
+        accept_unusual_values=alg.parameterAsBoolean(
+            params, options.ACCEPT_UNUSUAL_VALUES.parameter, context),
     )
