@@ -50,3 +50,8 @@ class DeviceError(CopgenError):
 
 class Cancelled(CopgenError):  # noqa: N818 - the name the QGIS layer expects
     """The caller asked to stop; raised between solver steps."""
+
+
+class OutputError(CopgenError):
+    """An output could not be written completely (disk full, file size limit, I/O error);
+    nothing of it is published."""

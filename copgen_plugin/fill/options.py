@@ -19,8 +19,9 @@ from ..engine.devices import DEVICES, Device
 from ..errors import InputError
 
 __all__ = [
-    "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS", "LAYER_MODALITIES", "LULC_NUMBERINGS",
-    "MODES", "S1_SCALES", "SPREAD_STATISTICS", "SPREAD_TEXT", "ConditionSlot", "Device",
+    "BOUNDS", "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS", "LAYER_MODALITIES",
+    "LULC_NUMBERINGS", "MAX_RASTER_PIXELS", "MODES", "OUTPUT_SUFFIXES", "S1_SCALES",
+    "SPREAD_STATISTICS", "SPREAD_TEXT", "Bound", "ConditionSlot", "Device",
     "LayerModality", "Mode", "S1ScaleChoice", "SpreadStatistic", "parse_condition_bands",
     "parse_date", "parse_lulc_remap",
 ]
@@ -38,6 +39,32 @@ LAYER_LABELS: tuple[str, ...] = (
     "Land cover (1 band, class codes)",
     "Cloud mask (1 band: 0 clear, 1 thick, 2 thin, 3 shadow)",
 )
+
+@dataclass(frozen=True)
+class Bound:
+    """The accepted range of one numeric parameter, the same at both doors."""
+
+    minimum: float
+    maximum: float
+
+
+#: numeric parameters (FillRequest field -> range): Processing declares them as the
+#: parameters' min/max, ``fill.request.validate`` refuses values outside them (the CLI's door)
+BOUNDS: Mapping[str, Bound] = {
+    "n_samples": Bound(1, 64),
+    "steps": Bound(1, 1000),
+    "seed": Bound(0, 2**31 - 1),
+    "overlap_m": Bound(0.0, 960.0),
+    "batch_size": Bound(1, 64),
+    "threads": Bound(0, 256),
+}
+
+#: the largest target raster one run accepts (width x height): a 200,000 x 200,000 px layer
+#: would be planned for minutes; such a layer is refused before planning, with the fix
+MAX_RASTER_PIXELS = 1_000_000_000
+
+#: the outputs are GeoTIFFs: their paths must say so (a .png name holding a GeoTIFF misleads)
+OUTPUT_SUFFIXES = (".tif", ".tiff")
 
 Mode = Literal["gapfill", "generate"]
 MODES: tuple[Mode, ...] = ("gapfill", "generate")

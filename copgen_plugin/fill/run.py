@@ -10,24 +10,24 @@ source, bands that could not be generated.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import rasterio
 
 from ..engine.generate import CopgenEngine
 from ..engine.package import ModelPackage
 from ..engine.runtime import RuntimeOptions
+from ..errors import InputError
 from ..geo import DateChoice, FootprintPlan, OutputSet, resolve_date
+from . import folders
 from . import report as rep
 from .footprint import FootprintRunner, plan
 from .inputs import ConditionSetup, TargetSetup, setup_condition, setup_target
 from .model import open_package
+from .options import MAX_RASTER_PIXELS
 from .outputs import FillWriters, choose_nodata, copy_observed, open_writers
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
 from .report import FillReport
@@ -38,6 +38,9 @@ _log = logging.getLogger(__name__)
 #: GDAL block cache during a run (MB): plenty for footprint windows, and bounded, so memory
 #: does not grow with the raster (GDAL's default is 5 % of the machine's RAM)
 GDAL_CACHE_MB = 128
+#: GDAL settings of a whole run: no ``.aux.xml`` side files beside the user's rasters (the
+#: inputs' folders stay as they were), a bounded block cache
+GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO", "GDAL_CACHEMAX": GDAL_CACHE_MB * 2**20}
 
 
 @dataclass
@@ -60,8 +63,15 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     target's grid, all or none. Raises ``InputError`` (a ``CopgenError``) for bad input and
     ``Cancelled`` when ``cancel()`` turns true (checked between footprints and solver steps);
     in both cases no output file (and no output folder the run created) is left behind.
-    Inputs are only read.
+    Inputs are only read. ``OutputError`` when the outputs do not fit (checked before the
+    first write) or cannot be written (nothing is published then).
     """
+    with rasterio.Env(**GDAL_OPTIONS):
+        return _run(request, progress, cancel, log)
+
+
+def _run(request: FillRequest, progress: ProgressFn | None, cancel: CancelFn | None,
+         log: LogFn | None) -> FillReport:
     started = time.monotonic()
     fb = RunFeedback(progress, cancel, log)
     validate(request)  # 1. the request
@@ -73,8 +83,15 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     if package.demo:
         report.notes.append(f"demo model: {package.title}")
     setup = _set_up(request, package, report, fb)  # 1-2. layers -> modalities, the plan
-    with _output_folders(request), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), \
-            OutputSet() as out_set:  # 6. published together, or nothing
+    outs = request.outputs
+    t = setup.target
+    folders.check_free_space(outs, folders.output_needs(
+        outs, t.grid.width, t.grid.height, t.count, t.dtype, request.n_samples))
+    stale, foreign = folders.stale_samples(outs, request.n_samples)
+    with folders.output_folders(outs), OutputSet() as out_set:  # 6. all published, or none
+        for p in folders.clear_stale(outs):
+            report.notes.append(f"removed {p.name}: a partial file of an earlier run that was "
+                                "killed")
         writers = open_writers(out_set, setup.target, request.outputs, n_samples=request.n_samples,
                                statistic=request.spread_statistic,
                                tags=rep.tags(report, request))
@@ -84,6 +101,11 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
         _generate(request, setup, writers, report, fb)  # 3-5. per footprint
         fb.check("before publishing the outputs")
         fb.report(GENERATED, "publishing the outputs")
+    for p in folders.remove_stale_samples(stale):
+        report.notes.append(f"removed {p.name}: a sample of an earlier run with more samples")
+    if foreign:
+        report.notes.append(f"left {', '.join(p.name for p in foreign)} in the samples folder: "
+                            "not written by COP-GEN (no COPGEN_PRODUCT=sample tag)")
     rep.finish(report, request, time.monotonic() - started)
     fb.report(1.0, "done")
     return report
@@ -94,6 +116,12 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
     """Layers onto the package's modalities, the date, the footprint plan; the report's
     description of all of it."""
     target = setup_target(request, package)
+    pixels = target.grid.width * target.grid.height
+    if pixels > MAX_RASTER_PIXELS:
+        raise InputError(
+            f"{request.target.path.name} is {target.grid.width} x {target.grid.height} px "
+            f"({pixels:.3g} pixels); one run takes at most {MAX_RASTER_PIXELS:.3g}: clip it to "
+            "the area of interest (gdal_translate -projwin) or split it into tiles")
     conditions: list[ConditionSetup] = []
     for layer in request.conditions:
         cond, notes = setup_condition(layer, package, target)
@@ -119,23 +147,6 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
         report.notes.append(f"the layer has no nodata value; outputs mark unfilled gap pixels "
                             f"with nodata {target.nodata:g}")
     return _Setup(package, target, conditions, date, has_time, fp_plan)
-
-
-@contextlib.contextmanager
-def _output_folders(request: FillRequest) -> Iterator[None]:
-    """Create the missing output folders; remove those created (if still empty) on failure."""
-    created: list[Path] = []
-    for folder in request.outputs.folders():
-        missing = [p for p in (folder, *folder.parents) if not p.exists()]
-        folder.mkdir(parents=True, exist_ok=True)
-        created += [p for p in missing if p not in created]
-    try:
-        yield
-    except BaseException:
-        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if empty: never removes anything else
-        raise
 
 
 def _copy_observed(writers: FillWriters, target: TargetSetup, request: FillRequest,

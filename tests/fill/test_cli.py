@@ -73,7 +73,7 @@ def test_cli_generate_and_text_report(tmp_path, full_package):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--model", "no-such-model"], "error: unknown model 'no-such-model'"),
     (["--model", "x", "--lulc-remap", "3-4"], "error: --lulc-remap: '3-4' is not 'from:to'"),
-    (["--model", "x", "--samples", "0"], "error: n_samples must be >= 1"),
+    (["--model", "x", "--samples", "0"], "error: n_samples must be between 1 and 64, got 0"),
 ])
 def test_cli_errors_exit_1_with_one_line(tmp_path, extra, message):
     target = write_tif(tmp_path / "t.tif", np.ones((4, 10, 10), np.int16))
