@@ -38,9 +38,11 @@ _log = logging.getLogger(__name__)
 #: GDAL block cache during a run (MB): plenty for footprint windows, and bounded, so memory
 #: does not grow with the raster (GDAL's default is 5 % of the machine's RAM)
 GDAL_CACHE_MB = 128
-#: GDAL settings of a whole run: no ``.aux.xml`` side files beside the user's rasters (the
-#: inputs' folders stay as they were), a bounded block cache
-GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO", "GDAL_CACHEMAX": GDAL_CACHE_MB * 2**20}
+#: GDAL settings of a whole run: a bounded block cache; side files (``.aux.xml``) read the same
+#: way at both doors (they may hold a layer's nodata or band names), even under qgis_process,
+#: where the plugin turns them off for QGIS's own layer loading (``plugin.py``). The run's
+#: reads never write one: they compute no statistics, so the inputs' folders stay unchanged
+GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "YES", "GDAL_CACHEMAX": GDAL_CACHE_MB * 2**20}
 
 
 @dataclass

@@ -38,16 +38,22 @@ class CopgenAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters: dict[str, Any],
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        """QGIS's check, with a message naming the parameter, its value and what is accepted
-        (QGIS alone says "Incorrect parameter value for N_SAMPLES")."""
-        ok, message = super().checkParameterValues(parameters, context)
-        if ok:
-            return ok, message
+        """QGIS's check, parameter by parameter, with a message naming the parameter, its value
+        and what is accepted (QGIS alone says "Incorrect parameter value for N_SAMPLES").
+
+        A raster parameter given as a file path is accepted as it is (the run reads it and
+        names it when it cannot): QGIS's own check loads it as a layer, whose default
+        renderer computes histograms and leaves a ``.aux.xml`` beside the user's raster."""
         for definition in self.parameterDefinitions():
+            if definition.flags() & QgsProcessingParameterDefinition.FlagHidden:
+                continue
             value = parameters.get(definition.name())
+            if definition.type() == "raster" and isinstance(value, str) and value \
+                    and Path(value).is_file():
+                continue
             if not definition.checkValueIsAcceptable(value, context):
                 return False, parameter_error(definition, value)
-        return ok, message
+        return True, ""
 
 
 def parameter_error(definition: QgsProcessingParameterDefinition, value: object) -> str:

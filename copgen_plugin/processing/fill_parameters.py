@@ -160,6 +160,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
 
 def _layer_path(alg: QgsProcessingAlgorithm, params: dict[str, Any], name: str,
                 context: QgsProcessingContext) -> Path | None:
+    """The file behind a raster parameter. A file path is taken as it is: loading it as a
+    QgsRasterLayer would let QGIS compute histograms for its default renderer and store them
+    in a ``.aux.xml`` beside the user's raster (under qgis_process, on every run)."""
+    value = params.get(name)
+    if isinstance(value, str) and value and Path(value).is_file():
+        return Path(value)
     layer = alg.parameterAsRasterLayer(params, name, context)
     if layer is None:
         return None

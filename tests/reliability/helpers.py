@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from tests.fill.helpers import cloud_mask, smooth_s2, write_tif
 
 REPO = Path(__file__).resolve().parents[2]
