@@ -208,7 +208,7 @@ def _fill(args: argparse.Namespace) -> int:
 
     level = logging.INFO if args.verbose else logging.WARNING
     logging.getLogger("copgen_plugin").setLevel(level)
-    logging.getLogger("rasterio").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    logging.getLogger("rasterio").setLevel(logging.INFO if args.verbose else logging.ERROR)
     bar = TextProgress(sys.stderr)
     try:
         request = build_request(args)
