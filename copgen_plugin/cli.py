@@ -4,6 +4,7 @@
     python -m copgen_plugin gapfill INPUT --model M --out-filled F --out-spread S
                                     --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
+    python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise (128 + the
 signal's number when SIGTERM or SIGHUP stopped the run: handled like Ctrl-C, the partial files
@@ -29,7 +30,7 @@ from . import __version__
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
 from .errors import InputError
 from .fill import options
-from .fill.request import FillOutputs, FillRequest, LayerInput
+from .fill.request import FillOutputs, FillRequest, GapSources, LayerInput
 
 log = logging.getLogger("copgen_plugin")
 
@@ -92,7 +93,8 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     """The gapfill/generate arguments (reusable: e.g. a batch subcommand builds on them)."""
     p.add_argument("input", type=Path, metavar="REFERENCE" if generate else "INPUT",
                    help="grid of the generated rasters" if generate
-                   else "the layer with gaps (nodata and/or --mask)")
+                   else "the layer with gaps (nodata and/or --mask), or a Sentinel-2 SAFE "
+                   "folder or zip, a STAC item JSON or a folder of band files")
     p.add_argument("--modality", choices=options.LAYER_MODALITIES, required=generate,
                    default=None if generate else "S2L2A",
                    help="modality to generate" if generate
@@ -106,6 +108,7 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     if not generate:
         p.add_argument("--mask", type=Path, help="gap mask raster (non-zero = gap), any grid")
         p.add_argument("--nodata", type=float, help="nodata of INPUT (overrides the file's)")
+        _add_gap_arguments(p)
     p.add_argument("--bands", help="band mapping of INPUT ('B04,B03,B02,B08' or 'B02:1,...')")
     for slot in options.CONDITIONS:
         p.add_argument(f"--{slot.option.replace('_', '-')}", type=Path, dest=slot.option,
@@ -134,6 +137,39 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
     p.set_defaults(func=_fill, generate=generate)
+
+
+def _add_gap_arguments(p: argparse.ArgumentParser) -> None:
+    """Cloud and shadow gaps, ORed with nodata and --mask."""
+    p.add_argument("--mask-scl", metavar="PATH", help="SCL layer whose --scl-classes are gaps; "
+                   "'product': the SCL of the INPUT product (SAFE / STAC)")
+    p.add_argument("--scl-classes", default=",".join(map(str, options.DEFAULT_SCL_CLASSES)),
+                   help="SCL classes to fill (default 3,8,9,10,1: cloud shadows, clouds "
+                   "medium/high, thin cirrus, saturated)")
+    p.add_argument("--mask-probability", type=Path, metavar="PATH",
+                   help="cloud-probability layer (0-1 or 0-100, detected)")
+    p.add_argument("--probability-threshold", type=float,
+                   default=options.DEFAULT_PROBABILITY_THRESHOLD,
+                   help="gap where the probability is at least this (0-1, or percent)")
+    p.add_argument("--mask-detector", action="store_true",
+                   help="detect clouds and shadows offline (ukis-csmask models, ONNX Runtime)")
+    p.add_argument("--mask-buffer", type=float, default=options.DEFAULT_BUFFER_M,
+                   metavar="METRES",
+                   help="buffer around the cloud masks in metres (default 60; 0 allowed)")
+
+
+def _gap_sources(args: argparse.Namespace) -> GapSources:
+    if not hasattr(args, "mask_scl"):
+        return GapSources()
+    classes = _parsed("--scl-classes", options.parse_scl_classes, args.scl_classes)
+    threshold = _parsed("--probability-threshold", options.probability_threshold,
+                        args.probability_threshold)
+    scl = args.mask_scl
+    from_product = scl is not None and scl.strip().lower() == "product"
+    return GapSources(scl=None if scl is None or from_product else Path(scl),
+                      scl_from_product=from_product, scl_classes=classes,
+                      probability=args.mask_probability, probability_threshold=threshold,
+                      detector=args.mask_detector, buffer_m=args.mask_buffer)
 
 
 def _parsed(what: str, parse: Callable[[T], R], text: T) -> R:
@@ -167,7 +203,8 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
-        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise)
+        spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
+        gap_sources=_gap_sources(args))
 
 
 #: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
@@ -251,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_fill_arguments(commands.add_parser(
         "generate", help="generate a whole modality on a reference grid from conditions"),
         generate=True)
+    from .cli_batch import add_batch_command  # gapfill-batch: many scenes on Dask
+
+    add_batch_command(commands)
     return parser
 
 

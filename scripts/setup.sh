@@ -57,4 +57,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     -c "$root/requirements/constraints.txt" "${args[@]}"
   echo "$want" > "$stamp"
 fi
+# The detector's models (tests of MASK_SOURCE detector); no deps: only its ONNX files are used.
+if [ $dev -eq 1 ] && ! "$venv/bin/python" -m pip show -q ukis-csmask >/dev/null 2>&1; then
+  log "pip install --no-deps detector.txt"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q --no-deps \
+    -r "$root/requirements/detector.txt"
+fi
 log "ready: $venv ($("$venv/bin/python" -c 'import onnxruntime, numpy; print("onnxruntime", onnxruntime.__version__, "numpy", numpy.__version__)'))"

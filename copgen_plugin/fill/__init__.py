@@ -12,12 +12,16 @@ Processing algorithms and the CLI. Modules, each with one job:
 * ``footprint`` the plan and the footprint loop (seams held per sample)
 * ``outputs``   samples, filled and spread rasters: copy, cast, ensemble statistics
 * ``progress``  monotonic progress, cancel, messages
+* ``gaps``      before a fill: a Sentinel-2 product as its 10 m stack, the gap sources (SCL,
+                probability, detector, buffer) as one mask, the masked fractions by cause
+* ``native``    after a product's fill: its 20 and 60 m bands also on their own grids
 * ``run``       ``run_fill``: the data flow, steps 1 to 6
 
 Conventions (what an analyst gets):
 
 * Gap = a pixel inside the raster where any named band is invalid (nodata, GDAL mask, NaN)
-  or the mask layer is non-zero. Only gap pixels are ever written; every other pixel of every
+  or the mask layer is non-zero, or a gap source (``request.gap_sources``) flags it. Only gap
+  pixels are ever written; every other pixel of every
   sample and of the filled raster is the input's, bit for bit.
 * Gapfill outputs are a drop-in replacement of the input: same bands, order, dtype, nodata,
   CRS and transform. Generated values are rounded/clipped to the dtype and never equal nodata.

@@ -19,11 +19,38 @@ from ..engine.devices import DEVICES, Device
 from ..errors import InputError
 
 __all__ = [
-    "BOUNDS", "CONDITIONS", "DEVICES", "EDGES", "LAYER_LABELS", "LAYER_MODALITIES",
-    "LULC_NUMBERINGS", "MAX_RASTER_PIXELS", "MODES", "OUTPUT_SUFFIXES", "S1_SCALES",
-    "SPREAD_STATISTICS", "SPREAD_TEXT", "Bound", "ConditionSlot", "Device",
-    "LayerModality", "Mode", "S1ScaleChoice", "SpreadStatistic", "parse_condition_bands",
-    "parse_date", "parse_lulc_remap",
+    "BOUNDS",
+    "CONDITIONS",
+    "DEFAULT_BUFFER_M",
+    "DEFAULT_PROBABILITY_THRESHOLD",
+    "DEFAULT_SCL_CLASSES",
+    "DEVICES",
+    "EDGES",
+    "LAYER_LABELS",
+    "LAYER_MODALITIES",
+    "LULC_NUMBERINGS",
+    "MASK_SOURCES",
+    "MASK_SOURCE_LABELS",
+    "MAX_RASTER_PIXELS",
+    "MODES",
+    "OUTPUT_SUFFIXES",
+    "S1_SCALES",
+    "SCL_CLASS_NAMES",
+    "SPREAD_STATISTICS",
+    "SPREAD_TEXT",
+    "Bound",
+    "ConditionSlot",
+    "Device",
+    "LayerModality",
+    "MaskSource",
+    "Mode",
+    "S1ScaleChoice",
+    "SpreadStatistic",
+    "parse_condition_bands",
+    "parse_date",
+    "parse_lulc_remap",
+    "parse_scl_classes",
+    "probability_threshold",
 ]
 
 LayerModality = Literal["S2L2A", "S2L1C", "S1RTC", "DEM", "LULC", "cloud_mask"]
@@ -81,6 +108,31 @@ SPREAD_TEXT: Mapping[str, str] = {"std": "standard deviation (ddof=1)",
 #: land cover numberings a LULC layer may use (index 1: remapped into COP-GEN's Esri codes)
 LULC_NUMBERINGS = ("Esri / COP-GEN (1 water, 2 trees, 4 flooded veg., 5 crops, 7 built, ...)",
                    "TerraMind / TerraMesh (1 water, 2 trees, 3 flooded veg., 4 crops, ...)")
+
+MaskSource = Literal["nodata", "scl", "scl_product", "probability", "detector"]
+#: MASK_SOURCE choices, in parameter order
+MASK_SOURCES: tuple[MaskSource, ...] = ("nodata", "scl", "scl_product", "probability", "detector")
+MASK_SOURCE_LABELS = (
+    "Nodata and the mask layer only",
+    "An SCL layer (Sentinel-2 L2A scene classification)",
+    "The SCL of the input product (SAFE / STAC)",
+    "A cloud-probability layer",
+    "The offline cloud and shadow detector (ukis-csmask)",
+)
+#: Sentinel-2 L2A scene classification codes (ESA L2A product specification)
+SCL_CLASS_NAMES: dict[int, str] = {
+    0: "no data", 1: "saturated or defective", 2: "dark area pixels", 3: "cloud shadows",
+    4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified",
+    8: "cloud medium probability", 9: "cloud high probability", 10: "thin cirrus",
+    11: "snow or ice",
+}
+#: filled by default: cloud shadows, clouds (medium, high), thin cirrus, saturated/defective;
+#: snow (11) and water (6) are surfaces, never gaps unless asked for
+DEFAULT_SCL_CLASSES: tuple[int, ...] = (3, 8, 9, 10, 1)
+DEFAULT_BUFFER_M = 60.0
+#: a probability layer is a gap where its value is at least this share (0-1 scale)
+DEFAULT_PROBABILITY_THRESHOLD = 0.5
+
 
 #: how the generated pixels meet their surroundings, by ``FillReport.harmonised``
 EDGES = {True: "samples blended into the held pixels around them (Poisson)",
@@ -164,3 +216,31 @@ def parse_condition_bands(items: str | Iterable[str] | None) -> dict[str, str]:
 def label_of(family: str) -> str:
     """The short label of a layer modality ('Sentinel-1 RTC')."""
     return LAYER_LABELS[LAYER_MODALITIES.index(family)].split(" (")[0]  # type: ignore[arg-type]
+
+
+def parse_scl_classes(text: str) -> tuple[int, ...]:
+    """'3,8,9,10,1' -> (3, 8, 9, 10, 1); InputError naming a code that is not an SCL class."""
+    out: list[int] = []
+    for item in text.replace(";", ",").replace(" ", ",").split(","):
+        if not item.strip():
+            continue
+        try:
+            code = int(item)
+        except ValueError:
+            raise InputError(f"SCL class {item.strip()!r} is not a number; give codes such as "
+                             "3,8,9,10,1") from None
+        if code not in SCL_CLASS_NAMES:
+            raise InputError(f"SCL class {code} does not exist; classes are 0-11 "
+                             f"({', '.join(f'{k} {v}' for k, v in SCL_CLASS_NAMES.items())})")
+        if code not in out:
+            out.append(code)
+    if not out:
+        raise InputError("no SCL class given; the default is 3,8,9,10,1")
+    return tuple(out)
+
+
+def probability_threshold(value: float) -> float:
+    """A threshold typed as a share (0.4) or a percentage (40) -> the 0-1 share."""
+    if not 0.0 <= value <= 100.0:
+        raise InputError(f"probability threshold {value:g} is outside 0-1 (or 0-100 %)")
+    return value / 100.0 if value > 1.0 else value

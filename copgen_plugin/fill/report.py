@@ -56,6 +56,11 @@ class FillReport:
     ungenerated_bands: list[str] = field(default_factory=list)
     pixels_written: int = 0
     harmonised: bool = False
+    #: share of the target's pixels masked, by cause (nodata, each SCL class, probability,
+    #: detector classes, pixels added by the buffer) and ``total`` (the union)
+    masked_fraction: dict[str, float] = field(default_factory=dict)
+    gap_sources: list[str] = field(default_factory=list)
+    product: str = ""
 
 
 @dataclass
@@ -190,6 +195,8 @@ def summary_lines(r: FillReport) -> list[str]:
     ]
     lines += [f"condition: {c}" for c in r.conditions]
     lines += [f"S1 scale: {s}" for s in r.s1_scale]
+    lines += [f"gap source: {s}" for s in r.gap_sources]
+    lines += [f"masked: {k} {100 * v:.2f} %" for k, v in r.masked_fraction.items()]
     lines += [f"note: {n}" for n in r.notes]
     lines += [f"output: {k} {v}" for k, v in r.outputs.items()]
     lines.append(f"time: {r.seconds:.1f} s")

@@ -12,12 +12,15 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
 from .options import (
     BOUNDS,
+    DEFAULT_BUFFER_M,
+    DEFAULT_PROBABILITY_THRESHOLD,
+    DEFAULT_SCL_CLASSES,
     DEVICES,
     MODES,
     OUTPUT_SUFFIXES,
@@ -71,6 +74,32 @@ class FillOutputs:
 
 
 @dataclass(frozen=True)
+class GapSources:
+    """Gap causes ORed with nodata and the mask layer.
+
+    * ``scl``: an SCL layer; ``scl_from_product``: the SCL band of the input product.
+    * ``probability`` + ``probability_threshold``: a cloud-probability layer in 0-100 or 0-1
+      (detected from its values); the threshold is on the 0-1 scale (values above 1 are read
+      as percent).
+    * ``detector``: run the offline cloud and shadow detector on the target's bands.
+    * ``buffer_m``: metres added around the cloud causes above (not around nodata or the mask
+      layer, which are exact).
+    """
+
+    scl: Path | None = None
+    scl_from_product: bool = False
+    scl_classes: tuple[int, ...] = DEFAULT_SCL_CLASSES
+    probability: Path | None = None
+    probability_threshold: float = DEFAULT_PROBABILITY_THRESHOLD
+    detector: bool = False
+    buffer_m: float = DEFAULT_BUFFER_M
+
+    @property
+    def any_cloud_cause(self) -> bool:
+        return bool(self.scl or self.scl_from_product or self.probability or self.detector)
+
+
+@dataclass(frozen=True)
 class FillRequest:
     """One run over a raster.
 
@@ -109,6 +138,9 @@ class FillRequest:
     threads: int = 0
     spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True
+    #: SCL / probability / detector / buffer, ORed with nodata and ``mask`` (gap fill only);
+    #: ``target.path`` may also be a Sentinel-2 SAFE folder or zip or a STAC item
+    gap_sources: GapSources = field(default_factory=GapSources)
 
 
 def _nearest_existing(folder: Path) -> Path | None:
@@ -143,12 +175,12 @@ def _writable(folder: Path) -> str | None:
 def _bound_checks(request: FillRequest) -> list[tuple[bool, str]]:
     """The numeric parameters against the doors' shared bounds (``options.BOUNDS``)."""
     checks = []
-    for field, bound in BOUNDS.items():
-        value = getattr(request, field)
+    for name, bound in BOUNDS.items():
+        value = getattr(request, name)
         if value is None:
             continue
         ok = math.isfinite(value) and bound.minimum <= value <= bound.maximum
-        checks.append((ok, f"{field} must be between {bound.minimum:g} and {bound.maximum:g}, "
+        checks.append((ok, f"{name} must be between {bound.minimum:g} and {bound.maximum:g}, "
                            f"got {value:g}"))
     return checks
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import rasterio
 
@@ -25,8 +29,9 @@ from ..geo import DateChoice, FootprintPlan, OutputSet, resolve_date
 from . import folders
 from . import report as rep
 from .footprint import FootprintRunner, plan
+from .gaps import prepare_gaps
 from .inputs import ConditionSetup, TargetSetup, setup_condition, setup_target
-from .model import open_package
+from .model import open_package, resolve_model
 from .options import MAX_RASTER_PIXELS
 from .outputs import FillWriters, choose_nodata, copy_observed, open_writers
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
@@ -57,8 +62,37 @@ class _Setup:
     plan: FootprintPlan
 
 
+#: builds the object that generates and writes footprint ``i`` on ``run(i)`` and sums up what
+#: it did (``device``, ``stats``, ``held_pixels``, ``filled_holes``, ``dropped``,
+#: ``generated_dates``), like :class:`FootprintRunner`, from FootprintRunner's keyword
+#: arguments (scale/ passes one that runs the footprints as tasks of a Dask graph and replays
+#: their writes in scan order)
+RunnerFactory = Callable[..., Any]
+
+
 def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
-             cancel: CancelFn | None = None, log: LogFn | None = None) -> FillReport:
+             cancel: CancelFn | None = None, log: LogFn | None = None,
+             engine: CopgenEngine | None = None,
+             runner_factory: RunnerFactory | None = None) -> FillReport:
+    """``_run_fill`` after ``prepare_gaps``: a product target is read through its 10 m stack
+    and the gap sources become one mask, both in a temporary folder removed afterwards; a
+    product's outputs are also written at 20 and 60 m."""
+    validate(request)
+    if progress is not None:
+        progress(0.0, "reading the product and the gap sources")
+    with rasterio.Env(**GDAL_OPTIONS), \
+            tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
+        prepared = prepare_gaps(request, Path(tmp), cancel=cancel)
+        report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log,
+                           engine=engine, runner_factory=runner_factory)
+    prepared.finish(report)
+    return report
+
+
+def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
+              cancel: CancelFn | None = None, log: LogFn | None = None,
+              engine: CopgenEngine | None = None,
+              runner_factory: RunnerFactory | None = None) -> FillReport:
     """Run one gap fill (``mode="gapfill"``) or generation (``"generate"``) over the target.
 
     Writes N samples (``sample_<k>.tif``), the filled raster and the spread raster, all on the
@@ -67,18 +101,21 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     in both cases no output file (and no output folder the run created) is left behind.
     Inputs are only read. ``OutputError`` when the outputs do not fit (checked before the
     first write) or cannot be written (nothing is published then).
+
+    ``engine``: sessions to reuse (a batch keeps one per worker; it is not closed here); its
+    package must be the one ``request.model`` names. ``runner_factory``: see ``RunnerFactory``.
     """
-    with rasterio.Env(**GDAL_OPTIONS):
-        return _run(request, progress, cancel, log)
-
-
-def _run(request: FillRequest, progress: ProgressFn | None, cancel: CancelFn | None,
-         log: LogFn | None) -> FillReport:
     started = time.monotonic()
     fb = RunFeedback(progress, cancel, log)
     validate(request)  # 1. the request
     fb.report(0.0, "opening the model package")
-    package = open_package(request.model)
+    if engine is None:
+        package = open_package(request.model)
+    elif resolve_model(request.model) != engine.package.root.resolve():
+        raise InputError(f"the engine given holds {engine.package.root}, the request names "
+                         f"{request.model}")
+    else:
+        package = engine.package
     report = rep.start(request, model_id=package.model_id, model_version=package.model_version,
                        demo=package.demo, steps=request.steps or package.solver.steps)
     fb.info(f"model {package.model_id} {package.model_version} ({package.root})")
@@ -100,7 +137,8 @@ def _run(request: FillRequest, progress: ProgressFn | None, cancel: CancelFn | N
         if setup.target.mode == "gapfill":
             _copy_observed(writers, setup.target, request, fb)
         fb.report(PREPARED, f"{len(setup.plan)} footprints to generate")
-        _generate(request, setup, writers, report, fb)  # 3-5. per footprint
+        _generate(request, setup, writers, report, fb, engine=engine,
+                  runner_factory=runner_factory)  # 3-5. per footprint
         fb.check("before publishing the outputs")
         fb.report(GENERATED, "publishing the outputs")
     for p in folders.remove_stale_samples(stale):
@@ -161,15 +199,19 @@ def _copy_observed(writers: FillWriters, target: TargetSetup, request: FillReque
 
 
 def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report: FillReport,
-              fb: RunFeedback) -> None:
-    """Every footprint of the plan, on one engine (none when there is nothing to generate)."""
+              fb: RunFeedback, *, engine: CopgenEngine | None = None,
+              runner_factory: RunnerFactory | None = None) -> None:
+    """Every footprint of the plan, on one engine (none when there is nothing to generate);
+    the caller's engine is reused and left open."""
     if not len(setup.plan):
         report.device = "none (nothing to generate)"
         return
-    engine = CopgenEngine(setup.package, RuntimeOptions(
-        device=request.device, intra_op_threads=request.threads or None))
+    own = engine is None
+    if engine is None:
+        engine = CopgenEngine(setup.package, RuntimeOptions(
+            device=request.device, intra_op_threads=request.threads or None))
     try:
-        runner = FootprintRunner(
+        runner = (runner_factory or FootprintRunner)(
             engine=engine, target=setup.target, conditions=setup.conditions, fp_plan=setup.plan,
             writers=writers, feedback=fb, mask=request.mask,
             date=setup.date.date if setup.date is not None and setup.has_time else None,
@@ -182,7 +224,8 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
                       filled_holes=runner.filled_holes, dropped=runner.dropped,
                       held_pixels=runner.held_pixels)
     finally:
-        engine.close()
+        if own:
+            engine.close()
 
 
 def _grid_text(target: TargetSetup) -> str:

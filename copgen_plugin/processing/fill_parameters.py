@@ -36,7 +36,13 @@ from ..fill.options import (
     S1_SCALES,
     SPREAD_STATISTICS,
 )
-from ..fill.request import FillOutputs, FillRequest, LayerInput
+from ..fill.request import FillOutputs, FillRequest, GapSources, LayerInput
+from .mask_parameters import (
+    ProductOrRasterParameter,
+    add_mask_parameters,
+    gap_sources_from,
+    input_product,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,9 +71,13 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
     add = alg.addParameter
     target = ("Reference layer (grid and extent of the generated rasters)" if generate
               else "Layer with gaps (nodata and/or mask)")
-    add(_with_help(QgsProcessingParameterRasterLayer("INPUT", target),
+    input_param = (QgsProcessingParameterRasterLayer if generate
+                   else ProductOrRasterParameter)("INPUT", target)
+    add(_with_help(input_param,
                    "A GeoTIFF (or any GDAL file). Its CRS, transform and size are those of every "
-                   "output."))
+                   "output." + ("" if generate else " Also a Sentinel-2 product as delivered: a "
+                                "SAFE folder or .zip, a STAC item .json (local assets) or a "
+                                "folder of band files, filled on its 10 m grid.")))
     add(_with_help(QgsProcessingParameterEnum(
         "INPUT_MODALITY", "Modality to generate" if generate else "Modality of the layer",
         options=list(LAYER_LABELS), defaultValue=0),
@@ -84,6 +94,7 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
             "INPUT_NODATA", "Nodata value of the layer (overrides the file's)",
             type=QgsProcessingParameterNumber.Double, optional=True),
             "Pixels with this value (in any band) are gaps. Empty: the file's nodata.")))
+        add_mask_parameters(alg, _with_help, _advanced)
     for slot in CONDITIONS:
         add(_with_help(QgsProcessingParameterRasterLayer(
             slot.parameter, f"Condition: {options.label_of(slot.family)}", optional=True),
@@ -197,7 +208,8 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         return LayerInput(path=path, modality=family, bands=bands, s1_scale=s1_scale,
                           code_remap=remap if family == "LULC" else None, nodata=nodata)
 
-    target_path = _layer_path(alg, params, "INPUT", context)
+    target_path = (None if generate else input_product(alg, params, context)) or \
+        _layer_path(alg, params, "INPUT", context)
     if target_path is None:
         raise QgsProcessingException("INPUT: a raster layer is required")
     family = LAYER_MODALITIES[alg.parameterAsEnum(params, "INPUT_MODALITY", context)]
@@ -241,4 +253,6 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
                                                                context)],
         harmonise=alg.parameterAsBoolean(params, "HARMONISE", context),
+        gap_sources=GapSources() if generate else gap_sources_from(alg, params, context,
+                                                                   _layer_path),
     )

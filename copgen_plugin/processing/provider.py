@@ -9,6 +9,7 @@ from .base import ICON_PATH
 from .diagnostics_algorithm import DiagnosticsAlgorithm
 from .download_algorithm import DownloadModelAlgorithm
 from .fill_algorithm import GapfillAlgorithm, GenerateAlgorithm
+from .gapfill_batch_algorithm import GapfillBatchAlgorithm
 
 
 class CopgenProvider(QgsProcessingProvider):
@@ -31,5 +32,5 @@ class CopgenProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         for algorithm in (DiagnosticsAlgorithm(), DownloadModelAlgorithm(), GapfillAlgorithm(),
-                          GenerateAlgorithm()):
+                          GenerateAlgorithm(), GapfillBatchAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -39,7 +39,7 @@ def _imports(path: Path) -> list[tuple[int, str, int]]:
 
 
 #: the QGIS-free layers (and the neutral modules they share)
-QGIS_FREE = ("engine", "geo", "fill", "arrays.py", "errors.py")
+QGIS_FREE = ("engine", "geo", "fill", "scale", "arrays.py", "errors.py")
 #: layer -> the layers above it, which it must never import (imports point down)
 LOWER = {"engine": ("geo", "fill", "scale"), "geo": ("engine", "fill", "scale"),
          "fill": ("scale",)}
