@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import rasterio
+from rasterio.errors import RasterioError
 
 from ..engine.generate import CopgenEngine
 from ..engine.package import ModelPackage
@@ -82,6 +83,7 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
         progress(0.0, "reading the product and the gap sources")
     with rasterio.Env(**GDAL_OPTIONS), \
             tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
+        _check_raster_size(request.target.path)  # before the gap sources read the whole layer
         prepared = prepare_gaps(request, Path(tmp), cancel=cancel)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log,
                            engine=engine, runner_factory=runner_factory)
@@ -156,12 +158,7 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
     """Layers onto the package's modalities, the date, the footprint plan; the report's
     description of all of it."""
     target = setup_target(request, package)
-    pixels = target.grid.width * target.grid.height
-    if pixels > MAX_RASTER_PIXELS:
-        raise InputError(
-            f"{request.target.path.name} is {target.grid.width} x {target.grid.height} px "
-            f"({pixels:.3g} pixels); one run takes at most {MAX_RASTER_PIXELS:.3g}: clip it to "
-            "the area of interest (gdal_translate -projwin) or split it into tiles")
+    _check_size(request.target.path, target.grid.width, target.grid.height)
     conditions: list[ConditionSetup] = []
     for layer in request.conditions:
         cond, notes = setup_condition(layer, package, target)
@@ -187,6 +184,26 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
         report.notes.append(f"the layer has no nodata value; outputs mark unfilled gap pixels "
                             f"with nodata {target.nodata:g}")
     return _Setup(package, target, conditions, date, has_time, fp_plan)
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse a layer above ``MAX_RASTER_PIXELS`` at once, with the fix."""
+    pixels = width * height
+    if pixels > MAX_RASTER_PIXELS:
+        raise InputError(
+            f"{path.name} is {width} x {height} px ({pixels:.3g} pixels); one run takes at most "
+            f"{MAX_RASTER_PIXELS:.3g}: clip it to the area of interest (gdal_translate "
+            "-projwin) or split it into tiles")
+
+
+def _check_raster_size(path: Path) -> None:
+    """``_check_size`` for a target that is a raster file (a product is checked once read)."""
+    try:
+        with rasterio.open(path) as ds:
+            width, height = ds.width, ds.height
+    except (RasterioError, OSError):
+        return  # not a plain raster (a SAFE product, a STAC item) or unreadable: said later
+    _check_size(path, width, height)
 
 
 def _copy_observed(writers: FillWriters, target: TargetSetup, request: FillRequest,
