@@ -11,7 +11,11 @@ prints, over the true gap pixels (all four bands, DN):
   DEM + S1 + LULC (it should shrink as the conditioning grows, as in the COP-GEN paper);
 * (c) RMSE of the ensemble mean (and of single samples) against GDAL FillNodata on the gaps;
 * the spread near the observed pixels (gap pixels within 20 m of one) and far from them
-  (over 50 m), with the engine's boundary harmonisation and, for all conditions, without.
+  (over 50 m), with the engine's boundary harmonisation and, for all conditions, without;
+* the self-check's statistics (issue 18, ``fill/scores.py``) computed both ways, all
+  conditions: against the true hidden gap, and by the self-check (observed pixels hidden in
+  gap-shaped blobs, ``fill/selfcheck.hide_blobs``, generated in a separate run), so the
+  self-check's own error is known.
 
 Oracle rows: the generator's own redraws of what the conditions leave open: ``optical`` only
 ("all conditions": same ground, same season and sun), or ``cover``+``optical``+``radar``
@@ -24,6 +28,7 @@ Run: ``.venv/bin/python benchmarks/bench_spread.py [--package P ...] [--scenes 6
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -38,7 +43,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
-from models.demo.baseline import distance_to_observed, fill_nodata  # noqa: E402
+from copgen_plugin.fill.scores import Scores  # noqa: E402
+from copgen_plugin.fill.selfcheck import check_seed, hide_blobs  # noqa: E402
+from copgen_plugin.geo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 from models.demo.data import (  # noqa: E402
     DEM_KEY,
     HELD_OUT_SEED,
@@ -81,8 +88,8 @@ def metrics(samples: np.ndarray, truth: np.ndarray, dist: np.ndarray | None = No
     }
 
 
-def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
-              ) -> dict[str, dict[str, float]]:
+def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int,
+              both_ways: dict[str, Scores] | None = None) -> dict[str, dict[str, float]]:
     scene = generate_scene(seed)
     raw = scene_rasters(scene)
     gap = cloud_gap(seed, FOOTPRINT_PX, FOOTPRINT_PX, cover=0.2)
@@ -98,6 +105,11 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
                                 batch_size=n, harmonise=harmonise)
         res = engine.generate(req)
         rows[name] = metrics(res.samples[S2_KEY][:, :, gap], truth, dist)
+        if both_ways is not None and name == "DEM+S1+LULC":
+            fill = fill_nodata(scene.s2.astype(np.float32), ~gap, max_search_px=200)
+            both_ways["true gap"].add(res.samples[S2_KEY][:, :, gap], truth, dist,
+                                      fill[:, gap])
+            _self_check(engine, req, scene.s2, raw[S2_KEY], gap, seed, both_ways["self-check"])
     for name, streams in ORACLES.items():
         draws = np.stack([
             generate_scene(seed, overrides={s: seed * 1000 + k for s in streams}).s2[:, gap]
@@ -107,6 +119,42 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int
     rmse = float(np.sqrt(np.mean((fill - truth) ** 2)))
     rows["GDAL FillNodata"] = {"mean_rmse": rmse, "sample_rmse": rmse}
     return rows
+
+
+def _self_check(engine: CopgenEngine, req: GenerationRequest, s2: np.ndarray,
+                values: np.ndarray, gap: np.ndarray, seed: int, scores: Scores) -> None:
+    """What the run's self-check does on one footprint: hide observed pixels in gap-shaped
+    blobs, generate them in a separate run, score against the hidden values."""
+    hidden = hide_blobs(gap, ~gap, np.random.default_rng(seed))
+    kept = ~gap & ~hidden
+    check = dataclasses.replace(
+        req, partial={S2_KEY: PartialObservation(values=values, observed=kept)},
+        seed=check_seed(seed, 0))
+    samples = engine.generate(check).samples[S2_KEY]
+    fill = fill_nodata(s2.astype(np.float32), kept, max_search_px=200)
+    scores.add(samples[:, :, hidden], s2[:, hidden].astype(np.float32),
+               distance_to_observed(~kept, 10.0)[hidden], fill[:, hidden])
+
+
+def both_ways_table(both: Mapping[str, Scores]) -> str:
+    """The self-check's statistics against the true gaps and by the self-check."""
+    keys = ("coverage_5_95", "coverage_25_75", "mae", "rmse", "gdal_mae", "spread_skill",
+            "crps")
+    head = f"{'all conditions, S2 (DN)':<24} {'pixels':>8} " + " ".join(f"{k:>14}" for k in keys)
+    lines = [head, "-" * len(head)]
+    mix = [float(w) for w in both["true gap"].sums["n"][0]]  # the true gaps' distances
+    rows = [(name, scores.figures()) for name, scores in both.items()]
+    rows.append(("self-check, gaps' mix", both["self-check"].figures(weights=mix)))
+    for name, f in rows:
+        lines.append(f"{name:<24} {f['pixels']:>8.0f} " + " ".join(
+            f"{100 * f[k]:>12.1f} %" if k.startswith("coverage") else f"{f[k]:>14.3f}"
+            for k in keys))
+    first = next(iter(both.values()))
+    exp = first.expected()
+    lines.append(f"(expected coverage for {first.n_samples} samples: 5-95 % "
+                 f"{100 * exp['coverage_5_95']:.1f} %, 25-75 % {100 * exp['coverage_25_75']:.1f}"
+                 " %; spread-skill 1 = calibrated)")
+    return "\n".join(lines)
 
 
 def average(per_scene: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
@@ -143,13 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.package or [PACKAGE]:
         engine = CopgenEngine.open(path)
         t0 = time.perf_counter()
-        per_scene = [run_scene(engine, BENCH_SEED + i, args.samples, args.steps)
+        both = {name: Scores(["B02", "B03", "B04", "B08"], args.samples)
+                for name in ("true gap", "self-check")}
+        per_scene = [run_scene(engine, BENCH_SEED + i, args.samples, args.steps, both)
                      for i in range(args.scenes)]
         print(f"{path}: demo model {engine.package.model_id} {engine.package.model_version}: "
               f"{args.scenes} held-back scenes (seeds {BENCH_SEED}..{BENCH_SEED + args.scenes - 1}"
               f"), {args.samples} samples, {args.steps} steps, S2 gap pixels, "
               f"DN = reflectance x 10000")
         print(table(average(per_scene)))
+        print(both_ways_table(both))
         print(f"({time.perf_counter() - t0:.0f} s)\n")
         engine.close()
     return 0

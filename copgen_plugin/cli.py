@@ -5,6 +5,8 @@
                                     --out-samples DIR [--dem P] [--s1 P] ... [--samples N]
     python -m copgen_plugin generate REFERENCE --modality S2L2A --model M ... --s1 P --dem P
     python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
+    python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
+    python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise (128 + the
 signal's number when SIGTERM or SIGHUP stopped the run: handled like Ctrl-C, the partial files
@@ -31,6 +33,9 @@ from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
 from .errors import InputError
 from .fill import options
 from .fill.request import FillOutputs, FillRequest, GapSources, LayerInput
+from .install import deps
+from .install.command import add_install_command
+from .install.sitedir import activate
 
 log = logging.getLogger("copgen_plugin")
 
@@ -133,6 +138,10 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
+    if not generate:
+        sc = options.SELF_CHECK
+        p.add_argument(sc.option, dest="self_check", metavar="FRACTION", default=str(sc.default),
+                       help=f"{sc.label}. {sc.help}")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="engine and geo log messages")
@@ -204,7 +213,9 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
-        gap_sources=_gap_sources(args))
+        gap_sources=_gap_sources(args),
+        self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,
+                           getattr(args, "self_check", None)))
 
 
 #: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
@@ -291,11 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_batch import add_batch_command  # gapfill-batch: many scenes on Dask
 
     add_batch_command(commands)
+    add_install_command(commands)
+    from .cli_download import add_command
+
+    add_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("copgen_plugin").setLevel(logging.INFO)
+    activate()  # the plugin's dependency folder, as at plugin load
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ModuleNotFoundError as exc:  # a run-time package missing: the install hint instead
+        status = deps.check()
+        if (exc.name or "").split(".")[0] not in deps.RUNTIME_MODULES or status.ok:
+            raise
+        print(f"error: {status.message()}", file=sys.stderr)
+        return 1

@@ -7,14 +7,16 @@ its own failure: a missing package is a fact to report, not an error.
 from __future__ import annotations
 
 import importlib
+import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .deps import RUNTIME_MODULES, is_importable
-from .model_store import find_packages, search_dirs
+from .install.deps import check, is_importable
+from .model_store import PackageInfo, find_packages, search_dirs, user_models_dir
 
 #: Fact keys in report order; Processing outputs carry the same names in upper case.
 FACT_KEYS: tuple[str, ...] = (
@@ -36,7 +38,24 @@ FACT_KEYS: tuple[str, ...] = (
     "model_dirs",
     "model_packages",
     "missing_dependencies",
+    "deps_folder",
+    "deps_state",
+    "python_for_pip",
+    "real_model",
+    "models_free_disk",
+    "memory_total",
+    "next_step",
 )
+
+#: COP-GEN base as copgen:download_model fetches it: `500000_nnet_ema.pth` (1,148,062,395 B)
+#: plus the 10 VAE `model-50-ema.pth` files (334.9-335.0 MB each), computed from the parameter
+#: counts in ../shared/reference (no published size was found): 4.50 GB.
+BASE_DOWNLOAD_BYTES = 4_497_383_000
+#: The installed package (fp32 ONNX graphs) is about as large as the checkpoints.
+BASE_PACKAGE_BYTES = 4_500_000_000
+#: Memory to run COP-GEN base on the CPU: its fp32 weights plus working memory.
+BASE_MEMORY_BYTES = 5_000_000_000
+GB = 1e9
 
 DEVICE_PROVIDERS: dict[str, list[str]] = {
     "auto": ["CUDAExecutionProvider", "CPUExecutionProvider"],
@@ -102,11 +121,112 @@ def _hub_facts() -> dict[str, str]:
     }
 
 
+def _deps_facts() -> dict[str, str]:
+    """The plugin's dependency folder and its state, and the Python pip would run with."""
+    from .install.interpreter import find_python
+    from .install.plan import PlanError, make_plan
+    from .install.sitedir import SiteDir
+
+    try:
+        site = SiteDir.current()
+        marker = site.marker() or {}
+        wanted = None
+        if marker:
+            try:
+                wanted = make_plan(str(marker.get("flavour", "cpu")),
+                                   numpy_version=str(marker.get("numpy", ""))).requirements_hash
+            except PlanError:
+                wanted = None
+        state = site.state(wanted)
+        if state == "absent" and check().ok:
+            state = "absent (not needed: this Python has the run-time packages)"
+        if state == "ok":
+            state = (f"ok: {marker.get('flavour')} build, {len(marker.get('packages', []))} "
+                     f"packages, installed {marker.get('installed_at', '?')}"
+                     + ("" if str(site.path) in sys.path else " (not on sys.path: restart QGIS)"))
+        python, tried = find_python()
+        return {"deps_folder": str(site.path), "deps_state": state,
+                "python_for_pip": str(python.executable) if python
+                else "none found (" + "; ".join(tried) + "): set COPGEN_PYTHON"}
+    except Exception as exc:  # a diagnostics probe reports, never raises
+        return {"deps_folder": "?", "deps_state": f"check failed: {exc}",
+                "python_for_pip": "?"}
+
+
+def _memory_total() -> int | None:
+    """Physical memory in bytes, or None where it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    if sys.platform == "win32":
+        import ctypes
+
+        class MemoryStatus(ctypes.Structure):
+            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong),
+                        ("total", ctypes.c_ulonglong), ("avail", ctypes.c_ulonglong),
+                        ("page_total", ctypes.c_ulonglong), ("page_avail", ctypes.c_ulonglong),
+                        ("virt_total", ctypes.c_ulonglong), ("virt_avail", ctypes.c_ulonglong),
+                        ("ext", ctypes.c_ulonglong)]
+
+        status = MemoryStatus()
+        status.length = ctypes.sizeof(MemoryStatus)
+        if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+            return int(status.total)
+    return None
+
+
+def _free_disk(folder: Path) -> int | None:
+    """Free bytes on the disk that holds `folder` (its nearest existing parent)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return None
+    return None
+
+
+def _model_facts(packages: list[PackageInfo], missing: str) -> dict[str, str]:
+    """Is a real COP-GEN package installed, and if not, what getting one takes."""
+    real = [p for p in packages if not p.demo]
+    models = user_models_dir()
+    free = _free_disk(models)
+    memory = _memory_total()
+    free_text = f"{free / GB:.1f} GB free at {models}" if free is not None else "unknown"
+    need = BASE_DOWNLOAD_BYTES + BASE_PACKAGE_BYTES
+    facts = {"models_free_disk": free_text,
+             "memory_total": f"{memory / GB:.1f} GB" if memory else "unknown"}
+    if real:
+        facts["real_model"] = "; ".join(f"{p.model_id} {p.version} at {p.path}" for p in real)
+    else:
+        facts["real_model"] = (
+            "none installed (only the demo model, which is not COP-GEN's weights): "
+            f"copgen:download_model gets COP-GEN base: a {BASE_DOWNLOAD_BYTES / GB:.1f} GB "
+            f"download, {need / GB:.0f} GB of disk while it converts (the package itself "
+            f"{BASE_PACKAGE_BYTES / GB:.1f} GB), about {BASE_MEMORY_BYTES / GB:.0f} GB of "
+            "memory to run it")
+        if free is not None and free < need:
+            facts["real_model"] += f"; only {free / GB:.1f} GB free at {models}"
+        if memory is not None and memory < BASE_MEMORY_BYTES:
+            facts["real_model"] += f"; this machine has only {memory / GB:.1f} GB of memory"
+    if missing != "none":
+        facts["next_step"] = ("install the dependencies: copgen:install_dependencies (or "
+                              "Plugins > COP-GEN > Install dependencies..., or `python -m "
+                              "copgen_plugin install-deps`)")
+    elif not real:
+        facts["next_step"] = "run copgen:download_model (defaults: COP-GEN base)"
+    else:
+        facts["next_step"] = "ready: run copgen:gapfill or copgen:generate"
+    return facts
+
+
 def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[str, str]:
     """Every fact of FACT_KEYS as a string; `device` picks the providers the probe asks for."""
     if device not in DEVICE_PROVIDERS:
         raise ValueError(f"device must be one of {sorted(DEVICE_PROVIDERS)}, not {device!r}")
     packages = find_packages()
+    status = check()
     facts: dict[str, Any] = {
         "plugin_version": __version__,
         "qgis_version": qgis_version or "not running in QGIS",
@@ -121,11 +241,12 @@ def collect(*, qgis_version: str | None = None, device: str = "auto") -> dict[st
         "model_packages": "; ".join(
             f"{p.model_id} {p.version}{' (demo)' if p.demo else ''} at {p.path}" for p in packages
         ) or "none found",
-        "missing_dependencies": ", ".join(m for m in RUNTIME_MODULES if not is_importable(m))
-        or "none",
+        "missing_dependencies": ", ".join(status.missing + status.too_old) or "none",
     }
     facts.update(_ort_facts(device))
     facts.update(_hub_facts())
+    facts.update(_deps_facts())
+    facts.update(_model_facts(packages, str(facts["missing_dependencies"])))
     return {key: str(facts[key]) for key in FACT_KEYS}
 
 

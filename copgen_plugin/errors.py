@@ -52,6 +52,22 @@ class Cancelled(CopgenError):  # noqa: N818 - the name the QGIS layer expects
     """The caller asked to stop; raised between solver steps."""
 
 
+class CheckpointError(CopgenError):
+    """A weight file is unreadable, unsafe (pickle code), a git-LFS pointer, or does not fit."""
+
+
+class InstallError(CopgenError):
+    """A model package could not be installed from checkpoints (template, sources, target)."""
+
+
+class HubError(CopgenError):
+    """A download problem a user can act on (no repository, no access, no network, bad data)."""
+
+
+class HubUnreachableError(HubError):
+    """The hub or its file server did not answer at all (no network, wrong address, proxy)."""
+
+
 class OutputError(CopgenError):
     """An output could not be written completely (disk full, file size limit, I/O error);
     nothing of it is published."""

@@ -26,18 +26,23 @@ class PackageInfo:
     demo: bool
 
 
-def user_models_dir() -> Path:
-    """Per-user folder for downloaded/exported packages (overridable with COPGEN_MODELS_DIR)."""
-    env = os.environ.get("COPGEN_MODELS_DIR")
-    if env:
-        return Path(env).expanduser()
+def user_data_dir() -> Path:
+    """The plugin's per-user data folder (models, dependency folders)."""
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "copgen_plugin" / "models"
+    return base / "copgen_plugin"
+
+
+def user_models_dir() -> Path:
+    """Per-user folder for downloaded/exported packages (overridable with COPGEN_MODELS_DIR)."""
+    env = os.environ.get("COPGEN_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return user_data_dir() / "models"
 
 
 def search_dirs() -> list[Path]:

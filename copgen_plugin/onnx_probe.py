@@ -69,6 +69,10 @@ def probe_providers(requested: list[str]) -> dict[str, Any]:
 
     available = list(ort.get_available_providers())
     asked = [p for p in requested if p in available] or ["CPUExecutionProvider"]
+    if asked[0] != "CPUExecutionProvider":
+        from .engine.runtime import preload_cuda_dlls
+
+        preload_cuda_dlls(ort)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(probe_model_bytes(), sess_options=options, providers=asked)

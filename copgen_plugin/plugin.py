@@ -1,6 +1,6 @@
-"""The QGIS plugin object: registers the Processing provider; nothing else at load time.
+"""The QGIS plugin object: the dependency folder on sys.path, the provider, one menu.
 
-`iface` is None under qgis_process and is never touched here; heavy packages (onnxruntime,
+`iface` is None under qgis_process and is only used in initGui; heavy packages (onnxruntime,
 rasterio, torch) are imported only when an algorithm runs.
 """
 
@@ -10,9 +10,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsApplication
+from qgis.core import Qgis, QgsApplication
 
+from .install import deps
+from .install.sitedir import activate
 from .processing.provider import CopgenProvider
+
+MENU = "&COP-GEN"
 
 
 def quiet_pam_for_qgis_process(arguments: list[str]) -> bool:
@@ -35,6 +39,9 @@ class CopgenPlugin:
     def __init__(self, iface: Any) -> None:
         self.iface = iface
         self.provider: CopgenProvider | None = None
+        self.actions: list[Any] = []
+        self.dialog: Any = None
+        activate()  # before anything could import the run-time packages
 
     def initProcessing(self) -> None:
         """Called by QGIS (desktop and qgis_process) because metadata says hasProcessingProvider."""
@@ -44,10 +51,41 @@ class CopgenPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:
-        """Desktop start-up: the provider is all the GUI there is (toolbox and model builder)."""
+        """Desktop: the provider, Plugins > COP-GEN > Install dependencies..., and an offer to
+        install them when they are missing."""
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction, QPushButton
+
+        from .processing.base import ICON_PATH
+
         self.initProcessing()
+        action = QAction(QIcon(str(ICON_PATH)), "Install dependencies...",
+                         self.iface.mainWindow())
+        action.triggered.connect(self.show_install_dialog)
+        self.iface.addPluginToMenu(MENU, action)
+        self.actions.append(action)
+        status = deps.check()
+        if not status.ok:
+            bar = self.iface.messageBar()
+            item = bar.createMessage("COP-GEN", status.summary())
+            button = QPushButton("Install dependencies...")
+            button.clicked.connect(self.show_install_dialog)
+            item.layout().addWidget(button)
+            bar.pushWidget(item, Qgis.Warning)
+
+    def show_install_dialog(self) -> None:
+        from .gui.install_dialog import InstallDialog
+
+        if self.dialog is None:
+            self.dialog = InstallDialog(self.iface.mainWindow())
+        self.dialog.show()
+        self.dialog.raise_()
 
     def unload(self) -> None:
+        for action in self.actions:
+            if self.iface is not None:
+                self.iface.removePluginMenu(MENU, action)
+        self.actions.clear()
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

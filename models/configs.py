@@ -33,7 +33,7 @@ CLOUD_NAMES = ["Clear", "Thick cloud", "Thin cloud", "Cloud shadow"]
 
 
 @dataclass(frozen=True)
-class ModalitySpec:
+class ModalityConfig:
     """One COP-GEN modality: what the network sees and how to get there from raw data."""
 
     key: str
@@ -67,35 +67,35 @@ class ModalitySpec:
 
 
 def _s2(key: str, family: str, bands: tuple[str, ...], size: int, px: float, sf: float,
-        folder: str) -> ModalitySpec:
+        folder: str) -> ModalityConfig:
     lat = size // 8
-    return ModalitySpec(
+    return ModalityConfig(
         key=key, kind="image", family=family, bands=bands, image_shape=(len(bands), size, size),
         latent_shape=(LATENT_CHANNELS, lat, lat), pixel_size_m=px, scale_factor=sf,
         normalisation={"kind": "reflectance", "scale": 10000.0}, vae_folder=folder,
     )
 
 
-_ALL_SPECS: list[ModalitySpec] = [
-    ModalitySpec(
+_ALL_SPECS: list[ModalityConfig] = [
+    ModalityConfig(
         key="3d_cartesian_lat_lon", kind="scalar", family="lat_lon", bands=("x", "y", "z"),
         image_shape=(1, 1, 3), latent_shape=(1, 1, 3), normalisation={"kind": "latlon_xyz"},
     ),
-    ModalitySpec(
+    ModalityConfig(
         key="DEM_DEM", kind="image", family="DEM", bands=("DEM",), image_shape=(1, 64, 64),
         latent_shape=(LATENT_CHANNELS, 8, 8), pixel_size_m=30.0, scale_factor=0.404247,
         normalisation={"kind": "log1p_minmax", "min_db": 0.000006, "max_db": 9.088,
                        "min_positive": 5.899129519093549e-06},
         vae_folder="DEM_64x64_DEM_latent_8",
     ),
-    ModalitySpec(
+    ModalityConfig(
         key="LULC_LULC", kind="image", family="LULC", bands=("LULC",),
         image_shape=(10, 192, 192), latent_shape=(LATENT_CHANNELS, 24, 24), pixel_size_m=10.0,
         scale_factor=0.464794,
         normalisation={"kind": "onehot", "codes": LULC_CODES, "names": LULC_NAMES},
         vae_folder="LULC_192x192_LULC_latent_8",
     ),
-    ModalitySpec(
+    ModalityConfig(
         key="S1RTC_vh_vv", kind="image", family="S1RTC", bands=("vv", "vh"),
         image_shape=(2, 192, 192), latent_shape=(LATENT_CHANNELS, 24, 24), pixel_size_m=10.0,
         scale_factor=0.633804,
@@ -109,7 +109,7 @@ _ALL_SPECS: list[ModalitySpec] = [
         "S2L1C_192x192_B4_3_2_8_latent_8"),
     _s2("S2L1C_B05_B06_B07_B11_B12_B8A", "S2L1C", ("B05", "B06", "B07", "B8A", "B11", "B12"),
         96, 20.0, 0.765817, "S2L1C_96x96_B5_6_7_8A_11_12_latent_8"),
-    ModalitySpec(
+    ModalityConfig(
         key="S2L1C_cloud_mask", kind="image", family="cloud_mask", bands=("cloud_mask",),
         image_shape=(4, 192, 192), latent_shape=(LATENT_CHANNELS, 24, 24), pixel_size_m=10.0,
         scale_factor=0.557045,
@@ -122,14 +122,14 @@ _ALL_SPECS: list[ModalitySpec] = [
         "S2L2A_192x192_B4_3_2_8_latent_8"),
     _s2("S2L2A_B05_B06_B07_B11_B12_B8A", "S2L2A", ("B05", "B06", "B07", "B8A", "B11", "B12"),
         96, 20.0, 0.567267, "S2L2A_96x96_B5_6_7_8A_11_12_latent_8"),
-    ModalitySpec(
+    ModalityConfig(
         key="mean_timestamps", kind="scalar", family="timestamps",
         bands=("sin_doy", "cos_doy", "year"), image_shape=(1, 1, 3), latent_shape=(1, 1, 3),
         normalisation={"kind": "date_sincos_year", "year_min": 1950, "year_max": 2050},
     ),
 ]
 
-MODALITIES: dict[str, ModalitySpec] = {s.key: s for s in _ALL_SPECS}
+MODALITIES: dict[str, ModalityConfig] = {s.key: s for s in _ALL_SPECS}
 
 
 def network_order(keys: Iterable[str]) -> list[str]:
@@ -141,7 +141,7 @@ ALL_KEYS: list[str] = network_order(MODALITIES)
 IMAGE_KEYS: list[str] = [k for k in ALL_KEYS if MODALITIES[k].is_image]
 
 
-def select_modalities(keys: Iterable[str] | None) -> list[ModalitySpec]:
+def select_modalities(keys: Iterable[str] | None) -> list[ModalityConfig]:
     """Specs for ``keys`` (all 12 when None) in network order; unknown keys are an error."""
     chosen = ALL_KEYS if keys is None else network_order(set(keys))
     unknown = [k for k in chosen if k not in MODALITIES]
@@ -173,7 +173,7 @@ class BackboneConfig:
         return len(self.modalities) + sum((h // p) * (w // p) for _, _, h, w, p in self.modalities)
 
     @classmethod
-    def for_modalities(cls, specs: Iterable[ModalitySpec], embed_dim: int, depth: int,
+    def for_modalities(cls, specs: Iterable[ModalityConfig], embed_dim: int, depth: int,
                        num_heads: int, mlp_ratio: float = 4.0,
                        qkv_bias: bool = False) -> BackboneConfig:
         by_key = {s.key: s for s in specs}
@@ -253,10 +253,10 @@ class ModelSize:
     vae_ch_mult: tuple[int, ...]
     vae_num_res_blocks: int
 
-    def backbone(self, specs: Iterable[ModalitySpec]) -> BackboneConfig:
+    def backbone(self, specs: Iterable[ModalityConfig]) -> BackboneConfig:
         return BackboneConfig.for_modalities(specs, self.embed_dim, self.depth, self.num_heads)
 
-    def vae(self, spec: ModalitySpec) -> VAEConfig:
+    def vae(self, spec: ModalityConfig) -> VAEConfig:
         return VAEConfig(
             in_channels=spec.image_shape[0], resolution=spec.image_shape[1], ch=self.vae_ch,
             ch_mult=self.vae_ch_mult, num_res_blocks=self.vae_num_res_blocks,

@@ -19,7 +19,7 @@ from typing import Any
 
 from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_state_dict_file, load_strict, load_vae_weights
-from models.configs import ModalitySpec, get_size, select_modalities
+from models.configs import ModalityConfig, get_size, select_modalities
 from models.denoiser import CopgenUViT
 from models.locate import choose_files, list_tree
 from models.manifest import ManifestInfo, sha256_of
@@ -68,7 +68,7 @@ class SourceFile:
 def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config: str,
                       out_dir: Path, provenance: Provenance,
                       options: ExportOptions | None = None,
-                      specs: Sequence[ModalitySpec] | None = None,
+                      specs: Sequence[ModalityConfig] | None = None,
                       record_hashes: bool = True) -> Path:
     """Export one backbone file and one VAE file per image modality as a package."""
     size = get_size(config)

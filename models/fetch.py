@@ -32,7 +32,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from models.configs import ModalitySpec, select_modalities
+from models.configs import ModalityConfig, select_modalities
 from models.export import (
     DEFAULT_PROVENANCE,
     Provenance,
@@ -151,7 +151,7 @@ def download(repo: str, filename: str, hub: HubSettings, snapshot: Path | None) 
 
 
 def fetch_checkpoints(model: HubModel, hub: HubSettings,
-                      specs: Sequence[ModalitySpec] | None = None
+                      specs: Sequence[ModalityConfig] | None = None
                       ) -> tuple[SourceFile, dict[str, SourceFile]]:
     """Backbone and VAE files of ``model`` as local paths in the hub cache."""
     specs = list(specs or select_modalities(None))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from models.configs import ModalitySpec
+from models.configs import ModalityConfig
 
 NNET_FILE = "500000_nnet_ema.pth"
 EMA_FILE = "model-50-ema.pth"
@@ -44,7 +44,7 @@ def _step(name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def vae_aliases(spec: ModalitySpec) -> set[str]:
+def vae_aliases(spec: ModalityConfig) -> set[str]:
     """Folder / file-stem names a VAE may live under, lower-case."""
     names = {spec.key}
     if spec.vae_folder:
@@ -88,7 +88,7 @@ def _vae_rank(path: PurePosixPath) -> tuple[int, int] | None:
     return None
 
 
-def choose_vae(paths: Sequence[str], spec: ModalitySpec) -> str | None:
+def choose_vae(paths: Sequence[str], spec: ModalityConfig) -> str | None:
     aliases = vae_aliases(spec)
     ranked: list[tuple[tuple[int, int], int, str]] = []
     for raw in paths:
@@ -104,7 +104,7 @@ def choose_vae(paths: Sequence[str], spec: ModalitySpec) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
-def choose_files(paths: Iterable[str], specs: Iterable[ModalitySpec], *, denoiser: bool = True,
+def choose_files(paths: Iterable[str], specs: Iterable[ModalityConfig], *, denoiser: bool = True,
                  where: str = "the checkpoint folder") -> Selection:
     """Pick one file per role, or raise :class:`LayoutError` listing what was there."""
     listing = sorted(str(p) for p in paths)

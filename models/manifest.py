@@ -23,7 +23,7 @@ from copgen_plugin.engine.package import (
 from copgen_plugin.engine.schedule import ScheduleSettings
 from copgen_plugin.engine.verify import FileEntry, sha256_of, verify_files
 from copgen_plugin.errors import PackageError
-from models.configs import FOOTPRINT_M, ModalitySpec, network_order
+from models.configs import FOOTPRINT_M, ModalityConfig, network_order
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def decoder_file(key: str) -> str:
     return f"decoder_{key}.onnx"
 
 
-def modality_entry(spec: ModalitySpec, scale_factor: float | None = None) -> dict[str, Any]:
+def modality_entry(spec: ModalityConfig, scale_factor: float | None = None) -> dict[str, Any]:
     """One entry of ``modalities``; ``scale_factor`` overrides the table (e.g. a demo model)."""
     entry: dict[str, Any] = {
         "kind": spec.kind,
@@ -84,7 +84,7 @@ class ManifestInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_manifest(info: ManifestInfo, specs: Iterable[ModalitySpec], package_dir: Path,
+def build_manifest(info: ManifestInfo, specs: Iterable[ModalityConfig], package_dir: Path,
                    scale_factors: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Assemble the manifest and hash every file of the package except ``manifest.json``."""
     by_key = {s.key: s for s in specs}

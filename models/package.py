@@ -20,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from models.autoencoder import AutoencoderKL
-from models.configs import MODALITIES, ModalitySpec
+from models.configs import MODALITIES, ModalityConfig
 from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import (
     DENOISER_FILE,
@@ -75,7 +75,7 @@ def export_package(
     vaes: Mapping[str, VAESource],
     info: ManifestInfo,
     options: ExportOptions | None = None,
-    specs: Mapping[str, ModalitySpec] | None = None,
+    specs: Mapping[str, ModalityConfig] | None = None,
 ) -> Path:
     """Export denoiser + one encoder/decoder per image modality, then write ``manifest.json``.
 

@@ -1,4 +1,5 @@
-"""Build the installable plugin ZIP: top folder `copgen`, runtime files only, no weights."""
+"""Build the installable plugin ZIP: top folder `copgen`, runtime files only, no weights
+(the graph templates of resources/templates/ are weightless ONNX graphs)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TOP_FOLDER = "copgen"
 #: What an installed plugin needs; models/ (torch export side), tests, tooling and the demo
 #: model and scene (weights are never shipped; `make demo` runs from a checkout) stay out.
-INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources")
+INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources",
+           # the pins the dependency installer reads (dev.txt is the developer's only)
+           "requirements/runtime.txt", "requirements/runtime-cpu.txt",
+           "requirements/runtime-gpu.txt", "requirements/constraints.txt")
 EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models", "demo"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".onnx", ".pth", ".pt", ".ckpt", ".safetensors", ".partial"}
+#: graph templates (weightless ONNX graphs + template.json) are filled at install time: shipped
+TEMPLATES = Path("resources/templates")
 
 log = logging.getLogger("package")
 
@@ -31,7 +37,8 @@ def plugin_files(root: Path = ROOT) -> list[Path]:
             rel = item.relative_to(root)
             if item.is_dir() or any(part in EXCLUDED_DIRS for part in rel.parts[1:]):
                 continue
-            if item.suffix in EXCLUDED_SUFFIXES or item.name.startswith("."):
+            if item.name.startswith(".") or (item.suffix in EXCLUDED_SUFFIXES and not (
+                    item.suffix == ".onnx" and rel.is_relative_to(TEMPLATES))):
                 continue
             files.append(rel)
     return files

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from models.demo.baseline import distance_to_observed, fill_nodata  # noqa: E402
+from copgen_plugin.geo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 
 log = logging.getLogger("quicklook")
 

@@ -175,13 +175,31 @@ def _check_modality(spec: ModalitySpec, files: Mapping[str, FileEntry]) -> None:
             raise ManifestError(f"{where}: {role} {name!r} is not listed in 'files'")
 
 
+def check_relative_name(name: Any, where: str = "manifest") -> str:
+    """A package file name that stays inside the package folder on every OS, or ManifestError.
+
+    The one rule for names a package (local, or a remote manifest or listing) may use: relative
+    POSIX paths of plain parts, so that ``root / name`` can never leave ``root``.
+    """
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise ManifestError(f"{where}: file name {name!r} must be a non-empty string "
+                            "of at most 255 characters")
+    parts = name.split("/")
+    if (name.startswith("/") or "\\" in name or ":" in name
+            or any(ord(c) < 32 for c in name)
+            or any(part in ("", ".", "..") for part in parts)):
+        raise ManifestError(f"{where}: file name {name!r} must be relative to the package "
+                            "(plain parts separated by '/': no '..', '.', empty part, absolute "
+                            "path, drive, backslash or control character)")
+    return name
+
+
 def _parse_files(value: Any) -> dict[str, FileEntry]:
     if not isinstance(value, Mapping) or not value:
         raise ManifestError("manifest: 'files' must map file names to {sha256, bytes}")
     files = {}
     for name, entry in value.items():
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ManifestError(f"manifest: file name {name!r} must be relative to the package")
+        check_relative_name(name)
         sha = _get(entry, "sha256", f"file {name!r}")
         size = _get(entry, "bytes", f"file {name!r}")
         if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef"

@@ -60,6 +60,23 @@ class RuntimeOptions:
                 raise InputError(f"{name} must be >= 0, got {value}")
 
 
+_CUDA_DLLS_PRELOADED = False
+
+
+def preload_cuda_dlls(ort: ModuleType) -> None:
+    """Load the CUDA and cuDNN libraries of the nvidia-* wheels once, before the first CUDA
+    session: onnxruntime-gpu installed with its ``[cuda,cudnn]`` extra (the plugin's installer
+    does so) finds no system CUDA otherwise. Older builds without ``preload_dlls`` skip it."""
+    global _CUDA_DLLS_PRELOADED
+    if _CUDA_DLLS_PRELOADED or not hasattr(ort, "preload_dlls"):
+        return
+    _CUDA_DLLS_PRELOADED = True
+    try:
+        ort.preload_dlls()
+    except Exception as exc:  # a failed preload leaves ORT's own search: report, go on
+        logger.warning("onnxruntime.preload_dlls() failed (%s); CUDA may fall back to CPU", exc)
+
+
 def requested_providers(options: RuntimeOptions, available: Sequence[str]) -> list[Any]:
     """Provider list for a session: CUDA first when asked for (or auto) and installed.
 
@@ -87,6 +104,8 @@ class OnnxModel:
         if options.inter_op_threads is not None:
             so.inter_op_num_threads = options.inter_op_threads
         providers = requested_providers(options, ort.get_available_providers())
+        if providers[0] != CPU:
+            preload_cuda_dlls(ort)
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)
         except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)

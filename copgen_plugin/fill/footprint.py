@@ -11,6 +11,7 @@ one footprint's arrays plus GDAL's (capped) block cache, whatever the raster siz
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -125,7 +126,7 @@ class FootprintRunner:
         self.device = ""
         self.generated_dates: list[str] = []  # the first footprint's, one per sample
 
-    def _window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values (count, h, w) in output units, gap (h, w), observed (h, w)) on the window."""
         t = self.target
         if t.mode == "generate":
@@ -137,12 +138,14 @@ class FootprintRunner:
         gap = tw.gap_of(t.gap_bands)
         return tw.data, gap, tw.inside & ~gap
 
-    def _request(self, fp: Footprint, partial: dict[str, PartialObservation]
-                 ) -> GenerationRequest:
+    def _request(self, fp: Footprint, partial: dict[str, PartialObservation], *,
+                 count: bool = True) -> GenerationRequest:
         conds: dict[str, object] = {}
         for c in self.conditions:
             got = read_condition(c, fp)
             conds.update(got.values)
+            if not count:  # a self-check generation: the run's report is not its business
+                continue
             for key in got.filled_holes:
                 self.filled_holes[key] = self.filled_holes.get(key, 0) + 1
             for key in got.dropped:
@@ -181,6 +184,18 @@ class FootprintRunner:
                 covered &= patch.covered
         return out, covered
 
+    def generate_check(self, index: int, values: np.ndarray, known: np.ndarray, seed: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """A separate generation of footprint ``index`` holding only ``known`` pixels of
+        ``values`` (the self-check's): samples (N, C_gen, h, w) and coverage; nothing is
+        written and nothing of the run's state changes."""
+        fp = self.plan[index]
+        partial = {g.key: target_observation(self.target, g, fp, self.target.grid, values,
+                                             known) for g in self.target.groups}
+        req = dataclasses.replace(self._request(fp, partial, count=False), seed=seed)
+        result = self.engine.generate(req, cancel=self.feedback.cancelled)
+        return self._to_target(result, fp)
+
     def run(self, index: int) -> bool:
         """Generate and write footprint ``index`` of the plan; False when earlier footprints
         already generated all of its gap pixels (nothing new to write: skipped)."""
@@ -189,7 +204,7 @@ class FootprintRunner:
         fb = self.feedback
         fb.check(f"before footprint {index + 1} of {total}")
         fb.footprint(index, total, 0.0, f"footprint {index + 1}/{total}: reading")
-        values, gap, observed = self._window(fp)
+        values, gap, observed = self.window(fp)
         prior = self.plan.prior_coverage(index) & gap
         fresh = gap & ~prior & fp.coverage(self.target.grid)
         if not fresh.any():

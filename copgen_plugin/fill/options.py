@@ -36,6 +36,7 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "S1_SCALES",
     "SCL_CLASS_NAMES",
+    "SELF_CHECK",
     "SPREAD_STATISTICS",
     "SPREAD_TEXT",
     "Bound",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_date",
     "parse_lulc_remap",
     "parse_scl_classes",
+    "parse_self_check",
     "probability_threshold",
 ]
 
@@ -137,6 +139,40 @@ DEFAULT_PROBABILITY_THRESHOLD = 0.5
 #: how the generated pixels meet their surroundings, by ``FillReport.harmonised``
 EDGES = {True: "samples blended into the held pixels around them (Poisson)",
          False: "raw samples (not blended)"}
+
+
+@dataclass(frozen=True)
+class FractionOption:
+    """A fraction both doors offer: the Processing parameter, the CLI option, the text."""
+
+    parameter: str
+    option: str
+    label: str
+    help: str
+    default: float = 0.0
+
+
+#: the self-check (issue 18): share of the footprints graded on observed pixels they hide
+SELF_CHECK = FractionOption(
+    "SELF_CHECK", "--self-check", "Self-check: fraction of footprints graded (0 = off)",
+    "In this share of the footprints (at least one when above 0), an extra, separate "
+    "generation hides observed pixels in gap-shaped blobs and scores the samples against them "
+    "(MAE, RMSE, interval coverage, spread-skill, CRPS, GDAL FillNodata's MAE), written beside "
+    "the outputs as <filled>_selfcheck.json/.csv/.png. The outputs themselves are unchanged; "
+    "it costs the extra footprints' time.")
+
+
+def parse_self_check(value: float | str | None) -> float:
+    """The self-check fraction: a number in [0, 1] (0 or empty: off)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0.0
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise InputError(f"{value!r} is not a number between 0 and 1") from None
+    if not 0.0 <= fraction <= 1.0:  # NaN fails too
+        raise InputError(f"the self-check fraction must be between 0 and 1, got {value}")
+    return fraction
 
 
 @dataclass(frozen=True)

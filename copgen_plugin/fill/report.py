@@ -9,7 +9,7 @@ the outputs are (:func:`finish`). The Processing algorithms and the CLI print th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .options import EDGES
 
@@ -61,6 +61,7 @@ class FillReport:
     masked_fraction: dict[str, float] = field(default_factory=dict)
     gap_sources: list[str] = field(default_factory=list)
     product: str = ""
+    self_check: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -199,5 +200,40 @@ def summary_lines(r: FillReport) -> list[str]:
     lines += [f"masked: {k} {100 * v:.2f} %" for k, v in r.masked_fraction.items()]
     lines += [f"note: {n}" for n in r.notes]
     lines += [f"output: {k} {v}" for k, v in r.outputs.items()]
+    lines += self_check_lines(r.self_check)
     lines.append(f"time: {r.seconds:.1f} s")
+    return lines
+
+
+def self_check_lines(sc: dict[str, Any]) -> list[str]:
+    """The self-check's summary table: all bands, each band, each distance band."""
+    if not sc:
+        return []
+    exp = sc["expected"]
+    lines = [
+        f"self-check: {sc['hidden_pixels']} observed pixels hidden in footprint(s) "
+        f"{', '.join(map(str, sc['footprints']))} of {sc['footprints_total']}; "
+        f"{sc['seconds']:.1f} s extra ({100 * sc['extra_cost']:.0f} % of the run's generation)",
+        f"self-check: expected coverage for {sc['n_samples']} samples: 5-95 % "
+        f"{100 * exp['coverage_5_95']:.0f} %, 25-75 % {100 * exp['coverage_25_75']:.0f} %; "
+        "spread-skill 1 = calibrated",
+        f"self-check: {'scope':<18} {'pixels':>7} {'MAE':>9} {'RMSE':>9} {'GDAL MAE':>9} "
+        f"{'cov90':>6} {'cov50':>6} {'sp/sk':>6} {'CRPS':>9}",
+    ]
+
+    def row(name: str, v: dict[str, Any]) -> str:
+        return (f"self-check: {name:<18} {v['pixels']:>7.0f} {v['mae']:>9.4g} {v['rmse']:>9.4g} "
+                f"{v['gdal_mae']:>9.4g} {100 * v['coverage_5_95']:>5.0f}% "
+                f"{100 * v['coverage_25_75']:>5.0f}% {v['spread_skill']:>6.2f} {v['crps']:>9.4g}")
+
+    lines.append(row("all (real gaps)", sc))
+    if "hidden_pixels_only" in sc:
+        lines.append(row("all (hidden)", sc["hidden_pixels_only"]))
+        mix = ", ".join(f"{d} {100 * w:.0f} %" for d, w in sc["distance_weights"].items())
+        lines.append(f"self-check: 'real gaps' rows mix the distance rows as the real gap "
+                     f"pixels of the checked footprints lie: {mix}")
+    lines += [row(name, v) for name, v in sc["bands"].items()]
+    lines += [row(d, v) for d, v in sc["distances"].items() if v["pixels"]]
+    if "files" in sc:
+        lines.append(f"self-check: files {', '.join(sc['files'].values())}")
     return lines

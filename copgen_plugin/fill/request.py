@@ -119,6 +119,8 @@ class FillRequest:
       observed pixels, and the overlap the sample generated in an earlier footprint) by a
       smooth offset (Poisson blending), so no frame shows at gap and footprint edges; the
       samples then agree next to observations and spread apart away from them.
+    * ``self_check``: share of the footprints (at least one when > 0) graded on observed pixels
+      hidden in a separate generation (``fill/selfcheck.py``); 0: off. Outputs are unchanged.
     """
 
     mode: Mode
@@ -141,6 +143,7 @@ class FillRequest:
     #: SCL / probability / detector / buffer, ORed with nodata and ``mask`` (gap fill only);
     #: ``target.path`` may also be a Sentinel-2 SAFE folder or zip or a STAC item
     gap_sources: GapSources = field(default_factory=GapSources)
+    self_check: float = 0.0
 
 
 def _nearest_existing(folder: Path) -> Path | None:
@@ -217,6 +220,10 @@ def validate(request: FillRequest) -> None:
         (request.spread_statistic in SPREAD_STATISTICS,
          f"spread_statistic must be one of {SPREAD_STATISTICS}, got "
          f"{request.spread_statistic!r}"),
+        (0.0 <= request.self_check <= 1.0,
+         f"self_check must be a fraction between 0 and 1, got {request.self_check}"),
+        (request.self_check == 0 or request.mode == "gapfill",
+         "the self-check grades gap fills; generation has no observed pixels to hide"),
     ]
     for layer in (request.target, *request.conditions):
         checks.append((layer.s1_scale in S1_SCALES,

@@ -38,6 +38,8 @@ from .outputs import FillWriters, choose_nodata, copy_observed, open_writers
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
 from .report import FillReport
 from .request import FillRequest, validate
+from .selfcheck import SelfCheck
+from .selfcheck_files import write_files
 
 _log = logging.getLogger(__name__)
 
@@ -148,6 +150,11 @@ def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     if foreign:
         report.notes.append(f"left {', '.join(p.name for p in foreign)} in the samples folder: "
                             "not written by COP-GEN (no COPGEN_PRODUCT=sample tag)")
+    if report.self_check:
+        files, note = write_files(report.self_check, request.outputs.filled)
+        report.self_check["files"] = files
+        if note:
+            report.notes.append(note)
     rep.finish(report, request, time.monotonic() - started)
     fb.report(1.0, "done")
     return report
@@ -235,7 +242,10 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
             n_samples=request.n_samples, steps=report.steps, seed=request.seed,
             batch_size=request.batch_size, statistic=request.spread_statistic,
             harmonise=request.harmonise)
+        generating = time.monotonic()
         report.footprints_run = sum(runner.run(i) for i in range(len(setup.plan)))
+        if request.self_check > 0:
+            _self_check(request, runner, report, fb, time.monotonic() - generating)
         rep.after_run(report, device=runner.device, providers=engine.providers,
                       stats=runner.stats, generated_dates=runner.generated_dates,
                       filled_holes=runner.filled_holes, dropped=runner.dropped,
@@ -243,6 +253,25 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
     finally:
         if own:
             engine.close()
+
+
+def _self_check(request: FillRequest, runner: FootprintRunner, report: FillReport,
+                fb: RunFeedback, run_seconds: float) -> None:
+    """The self-check's separate generations, after the run's (which they do not touch)."""
+    if not isinstance(runner, FootprintRunner):  # scale/'s graph runner: no check hooks
+        report.notes.append("self-check skipped: footprints run as a task graph (--split-scene)")
+        return
+    if runner.target.categorical:
+        report.notes.append("self-check skipped: it scores continuous values, the target holds "
+                            "classes")
+        return
+    fb.report(GENERATED, "self-check")
+    check = SelfCheck(runner, fraction=request.self_check, seed=request.seed)
+    check.run()
+    if not check.footprints:
+        report.notes.append("self-check: no footprint has enough observed pixels to hide some")
+        return
+    report.self_check = check.result(run_seconds=run_seconds)
 
 
 def _grid_text(target: TargetSetup) -> str:

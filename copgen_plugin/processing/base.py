@@ -15,7 +15,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from .. import deps
+from ..install import deps
 
 ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
@@ -23,7 +23,7 @@ ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 class CopgenAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses list the import names they need in `required_modules`."""
 
-    required_modules: tuple[str, ...] = tuple(deps.RUNTIME_MODULES)
+    required_modules: tuple[str, ...] = deps.RUNTIME_MODULES
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
@@ -32,7 +32,7 @@ class CopgenAlgorithm(QgsProcessingAlgorithm):
         return str(ICON_PATH)
 
     def canExecute(self) -> tuple[bool, str]:
-        """False plus an install command when a run-time dependency cannot be imported."""
+        """False plus where to install them when a run-time dependency is missing or too old."""
         status = deps.check(self.required_modules)
         return status.ok, status.message()
 

@@ -43,8 +43,11 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
             "Reports the plugin, QGIS, Python, numpy, GDAL/rasterio and ONNX Runtime versions, "
             "the execution providers ONNX Runtime offers and the one a session actually gets "
             "(a small graph is run; a CUDA request that falls back to CPU is reported as such), "
-            "the huggingface-hub version and cache folder, and the model packages found. "
-            "The Markdown report can be pasted into a bug report."
+            "the huggingface-hub version and cache folder, the model packages found, the plugin's "
+            "dependency folder and its state, and what to do next (install the dependencies, "
+            "or download COP-GEN base with its size, the free disk and the memory it needs). "
+            "Runs without any parameter; the optional Markdown report can be pasted into a "
+            "bug report."
         )
 
     def createInstance(self) -> DiagnosticsAlgorithm:
@@ -57,8 +60,9 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
         device.setHelp("auto and cuda ask ONNX Runtime for CUDA first; cpu asks for CPU only.")
         self.addParameter(device)
         report = QgsProcessingParameterFileDestination(
-            self.OUTPUT, "Diagnostics report", fileFilter="Markdown (*.md)")
-        report.setHelp("The same facts as the outputs, as a Markdown table.")
+            self.OUTPUT, "Diagnostics report", fileFilter="Markdown (*.md)", optional=True,
+            createByDefault=False)
+        report.setHelp("The same facts as the outputs, as a Markdown table (optional).")
         self.addParameter(report)
         for key in FACT_KEYS:
             self.addOutput(QgsProcessingOutputString(key.upper(), key.replace("_", " ")))
@@ -71,10 +75,12 @@ class DiagnosticsAlgorithm(CopgenAlgorithm):
     ) -> dict[str, Any]:
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         facts = collect(qgis_version=Qgis.QGIS_VERSION, device=device)
-        out_path = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
-        write_report(out_path, facts)
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context).strip()
+        if out:
+            write_report(Path(out), facts)
         for key in FACT_KEYS:
             feedback.pushInfo(f"{key}: {facts[key]}")
+        feedback.pushInfo(f"What to do next: {facts['next_step']}")
         results: dict[str, Any] = {key.upper(): facts[key] for key in FACT_KEYS}
-        results[self.OUTPUT] = str(out_path)
+        results[self.OUTPUT] = out or None
         return results

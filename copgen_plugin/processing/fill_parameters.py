@@ -156,6 +156,11 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
         "HARMONISE", "Blend generated pixels into their surroundings", defaultValue=True),
         "Poisson blending of each sample at gap and footprint edges: no visible frame; the "
         "samples agree next to observed pixels and spread apart away from them.")))
+    if not generate:
+        sc = options.SELF_CHECK
+        add(_advanced(_with_help(QgsProcessingParameterNumber(
+            sc.parameter, sc.label, type=QgsProcessingParameterNumber.Double,
+            defaultValue=sc.default, minValue=0.0, maxValue=1.0), sc.help)))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
@@ -255,4 +260,7 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         harmonise=alg.parameterAsBoolean(params, "HARMONISE", context),
         gap_sources=GapSources() if generate else gap_sources_from(alg, params, context,
                                                                    _layer_path),
+        self_check=0.0 if generate else _parsed(
+            options.SELF_CHECK.parameter, options.parse_self_check,
+            alg.parameterAsDouble(params, options.SELF_CHECK.parameter, context)),
     )

@@ -24,10 +24,10 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .. import deps
 from ..errors import CopgenError, InputError
 from ..fill.options import DEVICES, LAYER_LABELS, LAYER_MODALITIES, SPREAD_STATISTICS, parse_date
 from ..fill.request import FillRequest
+from ..install import deps
 from .base import CopgenAlgorithm
 from .fill_parameters import DEFAULT_MODEL
 

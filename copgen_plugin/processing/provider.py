@@ -10,6 +10,7 @@ from .diagnostics_algorithm import DiagnosticsAlgorithm
 from .download_algorithm import DownloadModelAlgorithm
 from .fill_algorithm import GapfillAlgorithm, GenerateAlgorithm
 from .gapfill_batch_algorithm import GapfillBatchAlgorithm
+from .install_deps_algorithm import InstallDependenciesAlgorithm
 
 
 class CopgenProvider(QgsProcessingProvider):
@@ -32,5 +33,6 @@ class CopgenProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         for algorithm in (DiagnosticsAlgorithm(), DownloadModelAlgorithm(), GapfillAlgorithm(),
-                          GenerateAlgorithm(), GapfillBatchAlgorithm()):
+                          GenerateAlgorithm(), GapfillBatchAlgorithm(),
+                          InstallDependenciesAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -19,7 +19,7 @@ import numpy as np
 
 from copgen_plugin.engine.modalities import ModalitySpec as EngineSpec
 from copgen_plugin.engine.modalities import Normalisation, normalise_image
-from models.configs import LATENT_CHANNELS, LULC_CODES, MODALITIES, ModalitySpec
+from models.configs import LATENT_CHANNELS, LULC_CODES, MODALITIES, ModalityConfig
 from models.demo.world import DEM_FACTOR, FOOTPRINT_PX, PIXEL_M, Scene, generate_scene
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ HELD_OUT_SEED = 1_000_000  # scene seeds >= this are never used for training
 DOWNSAMPLING = 4  # image pixels per latent cell (2 downsampling levels)
 
 
-def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, ModalitySpec]:
+def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
     """COP-GEN specs of the four demo modalities, resized to the demo footprint."""
     scale_factors = scale_factors or {}
     specs = {}
@@ -52,7 +52,7 @@ def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, Mo
     return specs
 
 
-def engine_spec(spec: ModalitySpec) -> EngineSpec:
+def engine_spec(spec: ModalityConfig) -> EngineSpec:
     norm = dict(spec.normalisation)
     kind = norm.pop("kind")
     return EngineSpec(key=spec.key, kind=spec.kind, family=spec.family, bands=spec.bands,
@@ -79,7 +79,7 @@ def lulc_channels(codes: np.ndarray) -> np.ndarray:
     return index
 
 
-def build_dataset(seeds: Iterable[int], specs: Mapping[str, ModalitySpec]
+def build_dataset(seeds: Iterable[int], specs: Mapping[str, ModalityConfig]
                   ) -> dict[str, np.ndarray]:
     """Network-space arrays of many footprints; LULC kept as channel indices (N, H, W) uint8.
 

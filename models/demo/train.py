@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from models.autoencoder import AutoencoderKL
-from models.configs import BackboneConfig, ModalitySpec, VAEConfig
+from models.checkpoints import load_file
+from models.configs import BackboneConfig, ModalityConfig, VAEConfig
 from models.demo import data as dm
 from models.demo.package_readme import write_readme
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
@@ -88,7 +89,7 @@ class TrainConfig:
     threads: int = 2
 
 
-def vae_config(spec: ModalitySpec, cfg: TrainConfig) -> VAEConfig:
+def vae_config(spec: ModalityConfig, cfg: TrainConfig) -> VAEConfig:
     """ch 64, not 32: GroupNorm(32) over 32 channels is one channel per group, which wipes
     each channel's spatial mean before ``conv_out`` so the decoder cannot set absolute levels
     (brightness, elevation); 2 channels per group can. No res blocks in the encoder keeps the
@@ -108,7 +109,7 @@ def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(x[..., ::-1] if rng.random() < 0.5 else x)
 
 
-def train_vae(key: str, spec: ModalitySpec, data: Mapping[str, np.ndarray], cfg: TrainConfig
+def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig
               ) -> AutoencoderKL:
     """MSE reconstruction + small KL on random crops (fully convolutional, so crops suffice)."""
     torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
@@ -172,7 +173,7 @@ def alphas_cumprod() -> torch.Tensor:
 
 
 def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float],
-                   specs: Mapping[str, ModalitySpec], cfg: TrainConfig, ckpt: Path
+                   specs: Mapping[str, ModalityConfig], cfg: TrainConfig, ckpt: Path
                    ) -> tuple[CopgenUViT, list[float]]:
     """Independent timestep and noise per modality and sample; returns the EMA model."""
     torch.manual_seed(cfg.seed * 7 + 3)
@@ -197,7 +198,7 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start, losses = 0, []
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = load_file(ckpt)  # weights_only: a pickle in the workdir never runs
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -275,7 +276,7 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
         path = workdir / f"vae_{key}.pt"
         if path.is_file():
             vae = AutoencoderKL(vae_config(specs[key], cfg))
-            vae.load_state_dict(torch.load(path))
+            vae.load_state_dict(load_file(path))
             vae.eval()
         else:
             vae = train_vae(key, specs[key], data, cfg)
@@ -301,16 +302,16 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
 
 
 def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
-        CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalitySpec], list, int]:
+        CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalityConfig], list, int]:
     """The VAEs and the denoiser's EMA from a (possibly still running) run's checkpoints."""
     scales = json.loads((workdir / "scales.json").read_text())
     specs = dm.demo_specs(scales)
     vaes = {}
     for key in dm.DEMO_KEYS:
         vae = AutoencoderKL(vae_config(specs[key], cfg), scale_factor=scales[key])
-        vae.load_state_dict(torch.load(workdir / f"vae_{key}.pt"))
+        vae.load_state_dict(load_file(workdir / f"vae_{key}.pt"))
         vaes[key] = vae.eval()
-    state = torch.load(workdir / "denoiser.pt", weights_only=False)
+    state = load_file(workdir / "denoiser.pt")
     model = CopgenUViT(BackboneConfig.for_modalities(specs.values(), cfg.embed_dim, cfg.depth,
                                                      cfg.num_heads))
     model.load_state_dict(state["ema"])
@@ -319,7 +320,7 @@ def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
 
 
 def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
-                specs: Mapping[str, ModalitySpec], cfg: TrainConfig,
+                specs: Mapping[str, ModalityConfig], cfg: TrainConfig,
                 losses: Sequence[float], step: int | None = None) -> Path:
     """``step``: the checkpoint's step when exporting a run stopped before ``denoiser_steps``."""
     step = cfg.denoiser_steps if step is None else step

@@ -124,7 +124,7 @@ def test_harmonised_samples_meet_the_observation_and_spread_away_from_it(
     """Blended into their surroundings, the samples step less across the gap's edge, agree
     more next to it than deep inside the gap, and differ from the raw samples by a smooth
     offset; observed pixels stay bit-identical either way."""
-    from models.demo.baseline import distance_to_observed
+    from copgen_plugin.geo.baseline import distance_to_observed
 
     s2 = _window("s2l2a.tif").astype(np.float32)
     observed = (s2 != 0).all(axis=0)

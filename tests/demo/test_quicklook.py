@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from models.demo.baseline import fill_nodata
+from copgen_plugin.geo.baseline import fill_nodata
 
 REPO = Path(__file__).resolve().parents[2]
 

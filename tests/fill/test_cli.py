@@ -40,7 +40,8 @@ def test_cli_gapfill_writes_outputs_and_a_json_report(tmp_path, full_package):
                      np.random.default_rng(0).integers(1, 10, (1, 100, 110)).astype(np.uint8))
     proc = cli("gapfill", target, "--model", full_package, *outs(tmp_path), "--dem", dem,
                "--lulc", lulc, "--lulc-remap", "terramind", "--date", "2021-06-01",
-               "--samples", 3, "--steps", 2, "--seed", 5, "--device", "cpu", "--json")
+               "--samples", 3, "--steps", 2, "--seed", 5, "--device", "cpu", "--json",
+               "--self-check", "0.01")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert "100%" in proc.stderr and "[####" in proc.stderr  # the text progress bar
@@ -50,6 +51,11 @@ def test_cli_gapfill_writes_outputs_and_a_json_report(tmp_path, full_package):
     from copgen_plugin.fill import FillReport
 
     check_gapfill(FillReport(**report), target, gap, n=3)
+    check = report["self_check"]  # issue 18: the keys scripts read
+    for key in ("coverage_5_95", "mae", "rmse", "gdal_mae", "spread_skill", "crps"):
+        assert isinstance(check[key], float) and check["bands"]["B08"][key] >= 0, key
+    assert len(check["bands"]) == 12 and len(check["footprints"]) == 1
+    assert Path(check["files"]["csv"]) == tmp_path / "f_selfcheck.csv"
     assert [Path(p).name for p in report["sample_paths"]] == [
         "sample_1.tif", "sample_2.tif", "sample_3.tif"]
 
@@ -74,6 +80,8 @@ def test_cli_generate_and_text_report(tmp_path, full_package):
     (["--model", "no-such-model"], "error: unknown model 'no-such-model'"),
     (["--model", "x", "--lulc-remap", "3-4"], "error: --lulc-remap: '3-4' is not 'from:to'"),
     (["--model", "x", "--samples", "0"], "error: n_samples must be between 1 and 64, got 0"),
+    (["--model", "x", "--self-check", "2"],
+     "error: --self-check: the self-check fraction must be between 0 and 1"),
 ])
 def test_cli_errors_exit_1_with_one_line(tmp_path, extra, message):
     target = write_tif(tmp_path / "t.tif", np.ones((4, 10, 10), np.int16))

@@ -42,6 +42,17 @@ def step_open():
         status["plugin_active"] = "copgen" in active_plugins
         status["provider"] = QgsApplication.processingRegistry().providerById("copgen") is not None
         iface.mainWindow().setGeometry(0, 0, 1280, 900)
+        menus = [a.menu() for a in iface.pluginMenu().actions()
+                 if a.menu() is not None and a.text().replace("&", "") == "COP-GEN"]
+        status["menu_actions"] = [a.text() for m in menus for a in m.actions()]
+        for m in menus:
+            for action in m.actions():
+                if action.text() == "Install dependencies...":
+                    action.trigger()
+        install_dialog = getattr(plugins.get("copgen"), "dialog", None)
+        status["install_dialog_visible"] = bool(install_dialog and install_dialog.isVisible())
+        if install_dialog:
+            install_dialog.close()
         _toolbox_lists_copgen()
         import processing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,25 @@ def test_diagnostics_lists_model_packages(copgen_plugin: Any, tmp_path: Path,
     result = processing.run("copgen:diagnostics", {"OUTPUT": str(tmp_path / "r.md")})
     assert result["MODEL_PACKAGES"].startswith("my-model 7 (demo) at ")
     assert "not-a-model" not in result["MODEL_PACKAGES"]
+
+
+def test_diagnostics_runs_without_parameters_and_says_what_to_do(
+        copgen_plugin: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    models = tmp_path / "models"
+    monkeypatch.setenv("COPGEN_MODELS_DIR", str(models))
+    result = processing.run("copgen:diagnostics", {})
+    assert not result["OUTPUT"]
+    assert result["NEXT_STEP"] == "run copgen:download_model (defaults: COP-GEN base)"
+    assert result["REAL_MODEL"].startswith("none installed (only the demo model")
+    assert "copgen:download_model gets COP-GEN base: a 4.5 GB download" in result["REAL_MODEL"]
+    free, where = result["MODELS_FREE_DISK"].split(" GB free at ")
+    assert where == str(models)
+    assert abs(float(free) - shutil.disk_usage(tmp_path).free / 1e9) < 0.5
+    assert float(result["MEMORY_TOTAL"].split()[0]) > 0
+
+    (models / "base").mkdir(parents=True)
+    (models / "base" / "manifest.json").write_text(
+        '{"model_id": "copgen-base", "model_version": "500000"}', encoding="utf-8")
+    ready = processing.run("copgen:diagnostics", {"DEVICE": 2})
+    assert ready["REAL_MODEL"] == f"copgen-base 500000 at {models / 'base'}"
+    assert ready["NEXT_STEP"] == "ready: run copgen:gapfill or copgen:generate"

@@ -187,7 +187,8 @@ def test_qgis_process_gapfill_json(tiny_package: Path, s2_scene: dict[str, Path]
     exe = "/usr/bin/qgis_process.bin"
     subprocess.run([exe, "plugins", "enable", PLUGIN_NAME], env=env, check=True,
                    capture_output=True, timeout=180)
-    args = [f"{k}={v}" for k, v in _params(s2_scene, tiny_package, tmp_path).items()]
+    args = [f"{k}={v}" for k, v in _params(s2_scene, tiny_package, tmp_path,
+                                           SELF_CHECK=0.03).items()]
     proc = subprocess.run([exe, "run", "copgen:gapfill", "--json", "--", *args], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -195,6 +196,13 @@ def test_qgis_process_gapfill_json(tiny_package: Path, s2_scene: dict[str, Path]
     result = data["results"]
     _check_outputs(s2_scene, result)
     assert result["DEVICE_USED"] == "cpu"
+    # the self-check (issue 18): its files beside the outputs, its table in the log
+    report = json.loads((tmp_path / "filled_selfcheck.json").read_text())
+    assert len(report["footprints"]) == 1 and report["hidden_pixels"] > 0
+    assert (tmp_path / "filled_selfcheck.csv").is_file()
+    assert (tmp_path / "filled_selfcheck.png").read_bytes()[:4] == b"\x89PNG"
+    log = json.dumps(data.get("log", "")) + proc.stdout + proc.stderr
+    assert "self-check: scope" in log and "self-check: all " in log
 
 
 def test_cancel_leaves_no_files(copgen_plugin: Any, tiny_package: Path,

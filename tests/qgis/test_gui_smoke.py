@@ -41,5 +41,7 @@ def test_desktop_qgis_shows_copgen(tmp_path: Path) -> None:
     assert status["plugin_active"] and status["provider"]
     assert status["toolbox_provider_row"] and status["toolbox_provider_label"] == "COP-GEN"
     assert "Tools" in status["toolbox_children"]
+    assert status["menu_actions"] == ["Install dependencies..."]  # Plugins > COP-GEN
+    assert status["install_dialog_visible"]
     assert "Diagnostics" in status["dialog_title"] and status["dialog_visible"]
     assert status["screenshot_rc"] == 0 and shot.stat().st_size > 10_000

@@ -52,7 +52,11 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
         (top,) = tops
         assert top.isidentifier()
         for needed in ("metadata.txt", "__init__.py", "LICENSE", "resources/icon.svg",
-                       "copgen_plugin/plugin.py", "copgen_plugin/processing/provider.py"):
+                       "copgen_plugin/plugin.py", "copgen_plugin/processing/provider.py",
+                       "resources/templates/copgen-base/template.json",
+                       "resources/templates/copgen-base/fp32/denoiser.onnx",
+                       "requirements/runtime.txt", "requirements/runtime-cpu.txt",
+                       "requirements/runtime-gpu.txt", "requirements/constraints.txt"):
             assert f"{top}/{needed}" in names, needed
         meta = configparser.ConfigParser()
         meta.read_string(zf.read(f"{top}/metadata.txt").decode("utf-8"))
@@ -60,6 +64,8 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
     for name in names:
         parts = name.split("/")
         assert "__pycache__" not in parts and ".git" not in parts and "__MACOSX" not in parts
-        assert not name.endswith((".pyc", ".onnx", ".pth", ".pt", ".ckpt", "manifest.json")), name
+        assert not name.endswith((".pyc", ".pth", ".pt", ".ckpt", "manifest.json")), name
+        if name.endswith(".onnx"):  # weightless graph templates only, never a package graph
+            assert parts[1:3] == ["resources", "templates"], name
         assert not any(p.startswith(".") for p in parts), name
         assert "tests" not in parts[1:2] and "models" not in parts[1:2], name

@@ -13,7 +13,7 @@ from qgis.core import (
 
 #: Algorithm ids are a public contract (scripts, .model3 files, qgis_process): never rename.
 PINNED_IDS = {"copgen:diagnostics", "copgen:download_model", "copgen:gapfill",
-              "copgen:generate", "copgen:gapfill_batch"}
+              "copgen:generate", "copgen:gapfill_batch", "copgen:install_dependencies"}
 
 
 def test_algorithm_ids_are_pinned(copgen_plugin: Any) -> None:

@@ -1,8 +1,9 @@
-"""Yardsticks for the demo's fills: GDAL FillNodata (the non-generative baseline) and the
-distance of each gap pixel from the observed ones (to see whether the spread grows with it).
+"""Yardsticks for a fill: GDAL FillNodata (the non-generative baseline) and the distance of
+each gap pixel from the observed ones (errors and spread grow with it).
 
-One implementation for the quicklook (``make demo``) and ``benchmarks/bench_spread.py``, so the
-two report the same figures. GDAL only (no torch), so the run-time side may import it.
+One implementation for the self-check of a run (``fill/selfcheck.py``), the demo's quicklook
+and ``benchmarks/bench_spread.py``, so all three report the same figures. GDAL's own Python
+bindings (which QGIS always ships; imported when called), no torch.
 """
 
 from __future__ import annotations
