@@ -8,19 +8,23 @@
     python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
     python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
 
-Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise; a text progress
-bar goes to stderr, the run report to stdout (``--json`` for a machine-readable one).
+Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise (128 + the
+signal's number when SIGTERM or SIGHUP stopped the run: handled like Ctrl-C, the partial files
+are removed); a text progress bar goes to stderr, the run report to stdout (``--json`` for a
+machine-readable one). GDAL's and the engine's messages only with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import logging
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO, TypeVar
 
@@ -221,16 +225,56 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         accept_unusual_values=args.accept_unusual_values)
 
 
+#: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
+#: terminal send
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class Terminated(KeyboardInterrupt):
+    """A stop signal arrived; raised in the main thread like Ctrl-C's KeyboardInterrupt, so
+    the same clean-up runs (partial files and created folders removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise ``Terminated``; once one arrived, later ones (and Ctrl-C) are
+    ignored so that the clean-up itself is not interrupted."""
+
+    def handler(signum: int, frame: object) -> None:
+        for s in (*STOP_SIGNALS, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _fill(args: argparse.Namespace) -> int:
     from .errors import Cancelled, CopgenError
     from .fill import run_fill, summary_lines
 
-    logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.getLogger("copgen_plugin").setLevel(level)
+    logging.getLogger("rasterio").setLevel(logging.INFO if args.verbose else logging.ERROR)
     bar = TextProgress(sys.stderr)
     try:
         request = build_request(args)
-        report = run_fill(request, progress=None if args.quiet else bar,
-                          log=bar.message if args.verbose else None)
+        with stop_signals_as_interrupts():
+            report = run_fill(request, progress=None if args.quiet else bar,
+                              log=bar.message if args.verbose else None)
+    except Terminated as exc:
+        bar.end()
+        print(f"error: stopped by {exc}; no output was written (partial files removed)",
+              file=sys.stderr)
+        return 128 + exc.signum
     except (Cancelled, KeyboardInterrupt):
         bar.end()
         print("error: cancelled; no output was written", file=sys.stderr)
@@ -276,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("copgen_plugin").setLevel(logging.INFO)
     activate()  # the plugin's dependency folder, as at plugin load
     args = build_parser().parse_args(argv)
     try:

@@ -66,3 +66,8 @@ class HubError(CopgenError):
 
 class HubUnreachableError(HubError):
     """The hub or its file server did not answer at all (no network, wrong address, proxy)."""
+
+
+class OutputError(CopgenError):
+    """An output could not be written completely (disk full, file size limit, I/O error);
+    nothing of it is published."""

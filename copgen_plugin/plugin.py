@@ -6,6 +6,8 @@ rasterio, torch) are imported only when an algorithm runs.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from qgis.core import Qgis, QgsApplication
@@ -15,6 +17,20 @@ from .install.sitedir import activate
 from .processing.provider import CopgenProvider
 
 MENU = "&COP-GEN"
+
+
+def quiet_pam_for_qgis_process(arguments: list[str]) -> bool:
+    """Under ``qgis_process run copgen:...`` (a process that runs one of our algorithms and
+    ends), turn GDAL's side files off for the process: qgis_process loads each raster
+    parameter as a layer before any code of ours runs, and the layer's default renderer
+    computes histograms that GDAL stores in a ``.aux.xml`` beside the user's raster. GDAL reads
+    ``GDAL_PAM_ENABLED`` from the environment for each dataset it opens. True when set."""
+    if not arguments or not Path(arguments[0]).name.startswith("qgis_process"):
+        return False
+    if "run" not in arguments or not any(a.startswith("copgen:") for a in arguments):
+        return False
+    os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
+    return True
 
 
 class CopgenPlugin:
@@ -30,6 +46,7 @@ class CopgenPlugin:
     def initProcessing(self) -> None:
         """Called by QGIS (desktop and qgis_process) because metadata says hasProcessingProvider."""
         if self.provider is None:
+            quiet_pam_for_qgis_process(QgsApplication.arguments())
             self.provider = CopgenProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
 

@@ -20,6 +20,7 @@ from ..errors import InputError
 
 __all__ = [
     "ACCEPT_UNUSUAL_VALUES",
+    "BOUNDS",
     "CONDITIONS",
     "DEFAULT_BUFFER_M",
     "DEFAULT_PROBABILITY_THRESHOLD",
@@ -31,12 +32,15 @@ __all__ = [
     "LULC_NUMBERINGS",
     "MASK_SOURCES",
     "MASK_SOURCE_LABELS",
+    "MAX_RASTER_PIXELS",
     "MODES",
+    "OUTPUT_SUFFIXES",
     "S1_SCALES",
     "SCL_CLASS_NAMES",
     "SELF_CHECK",
     "SPREAD_STATISTICS",
     "SPREAD_TEXT",
+    "Bound",
     "ConditionSlot",
     "Device",
     "LayerModality",
@@ -66,6 +70,32 @@ LAYER_LABELS: tuple[str, ...] = (
     "Land cover (1 band, class codes)",
     "Cloud mask (1 band: 0 clear, 1 thick, 2 thin, 3 shadow)",
 )
+
+@dataclass(frozen=True)
+class Bound:
+    """The accepted range of one numeric parameter, the same at both doors."""
+
+    minimum: float
+    maximum: float
+
+
+#: numeric parameters (FillRequest field -> range): Processing declares them as the
+#: parameters' min/max, ``fill.request.validate`` refuses values outside them (the CLI's door)
+BOUNDS: Mapping[str, Bound] = {
+    "n_samples": Bound(1, 64),
+    "steps": Bound(1, 1000),
+    "seed": Bound(0, 2**31 - 1),
+    "overlap_m": Bound(0.0, 960.0),
+    "batch_size": Bound(1, 64),
+    "threads": Bound(0, 256),
+}
+
+#: the largest target raster one run accepts (width x height): a 200,000 x 200,000 px layer
+#: would be planned for minutes; such a layer is refused before planning, with the fix
+MAX_RASTER_PIXELS = 1_000_000_000
+
+#: the outputs are GeoTIFFs: their paths must say so (a .png name holding a GeoTIFF misleads)
+OUTPUT_SUFFIXES = (".tif", ".tiff")
 
 Mode = Literal["gapfill", "generate"]
 MODES: tuple[Mode, ...] = ("gapfill", "generate")

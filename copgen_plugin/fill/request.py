@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
 from .options import (
+    BOUNDS,
     DEFAULT_BUFFER_M,
     DEFAULT_PROBABILITY_THRESHOLD,
     DEFAULT_SCL_CLASSES,
     DEVICES,
     MODES,
+    OUTPUT_SUFFIXES,
     S1_SCALES,
     SPREAD_STATISTICS,
     Device,
@@ -145,27 +149,77 @@ class FillRequest:
     accept_unusual_values: bool = False
 
 
-def _creatable(folder: Path) -> bool:
-    """The folder exists, or its nearest existing ancestor is a folder (the run creates it)."""
+def _nearest_existing(folder: Path) -> Path | None:
     for p in (folder, *folder.parents):
         if p.exists():
-            return p.is_dir()
-    return False
+            return p
+    return None
+
+
+def _creatable(folder: Path) -> bool:
+    """The folder exists, or its nearest existing ancestor is a folder (the run creates it)."""
+    p = _nearest_existing(folder)
+    return p is not None and p.is_dir()
+
+
+def _writable(folder: Path) -> str | None:
+    """None when files can be created in ``folder`` (or in its nearest existing ancestor, where
+    the run creates it), else why not. A probe file is created and removed: permission bits
+    say nothing for root or on a read-only mount."""
+    p = _nearest_existing(folder)
+    if p is None or not p.is_dir():
+        return "a file is in the way"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".copgen-probe-", dir=p)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def _bound_checks(request: FillRequest) -> list[tuple[bool, str]]:
+    """The numeric parameters against the doors' shared bounds (``options.BOUNDS``)."""
+    checks = []
+    for name, bound in BOUNDS.items():
+        value = getattr(request, name)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and bound.minimum <= value <= bound.maximum
+        checks.append((ok, f"{name} must be between {bound.minimum:g} and {bound.maximum:g}, "
+                           f"got {value:g}"))
+    return checks
+
+
+def _output_checks(outs: FillOutputs) -> list[tuple[bool, str]]:
+    """Output paths that cannot be written: a wrong suffix, a folder where a file goes, a file
+    where the samples folder goes, a folder where files cannot be created. All before the
+    first byte is written."""
+    checks = []
+    for what, p in (("filled output", outs.filled), ("spread output", outs.spread)):
+        checks.append((p.suffix.lower() in OUTPUT_SUFFIXES,
+                       f"{what} {p}: the outputs are GeoTIFF (Cloud-Optimised), so the name must "
+                       f"end in .tif or .tiff, got {p.suffix or 'no suffix'!r}; convert "
+                       "afterwards (e.g. gdal_translate -of PNG) if another format is needed"))
+        checks.append((not p.is_dir(), f"{what} {p} is an existing folder; give a file name "
+                                       f"such as {p / 'filled.tif'}"))
+    checks.append((not outs.samples_dir.exists() or outs.samples_dir.is_dir(),
+                   f"samples folder {outs.samples_dir} is an existing file; give a folder"))
+    for folder in outs.folders():
+        why = _writable(folder) if _creatable(folder) else "a file is in the way"
+        checks.append((why is None, f"output folder {folder} cannot be written ({why}); choose "
+                                    "a folder you can write to"))
+    return checks
 
 
 def validate(request: FillRequest) -> None:
     """Reject impossible requests before any work, with the parameter's name (both doors call
-    ``run_fill``, which calls this first: they accept and refuse the same requests)."""
+    ``run_fill``, which calls this first: they accept and refuse the same requests). Outputs
+    that could not be written are refused here too, before the first byte is written."""
     checks = [
         (request.mode in MODES, f"mode must be one of {MODES}, got {request.mode!r}"),
         (request.device in DEVICES, f"device must be one of {DEVICES}, got {request.device!r}"),
-        (request.n_samples >= 1, f"n_samples must be >= 1, got {request.n_samples}"),
-        (request.steps is None or request.steps >= 1, f"steps must be >= 1, got {request.steps}"),
-        (request.seed >= 0, f"seed must be >= 0, got {request.seed}"),
-        (request.batch_size >= 1, f"batch_size must be >= 1, got {request.batch_size}"),
-        (request.threads >= 0, f"threads must be >= 0, got {request.threads}"),
-        (math.isfinite(request.overlap_m) and request.overlap_m >= 0,
-         f"overlap_m must be >= 0 m, got {request.overlap_m}"),
+        *_bound_checks(request),
         (request.spread_statistic in SPREAD_STATISTICS,
          f"spread_statistic must be one of {SPREAD_STATISTICS}, got "
          f"{request.spread_statistic!r}"),
@@ -183,14 +237,13 @@ def validate(request: FillRequest) -> None:
     if request.mask is not None:
         checks.append((request.mode == "gapfill", "a gap mask only applies to gap filling"))
         checks.append((request.mask.is_file(), f"gap mask {request.mask} does not exist"))
-    outs = request.outputs
-    for folder in outs.folders():
-        checks.append((_creatable(folder), f"output folder {folder} cannot be created (a file "
-                                           "is in the way)"))
     for ok, message in checks:
         if not ok:
             raise InputError(message)
     _check_outputs_apart(request)
+    for ok, message in _output_checks(request.outputs):  # last: touches the file system
+        if not ok:
+            raise InputError(message)
 
 
 def _check_outputs_apart(request: FillRequest) -> None:

@@ -10,29 +10,30 @@ source, bands that could not be generated.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rasterio
+from rasterio.errors import RasterioError
 
 from ..engine.generate import CopgenEngine
 from ..engine.package import ModelPackage
 from ..engine.runtime import RuntimeOptions
 from ..errors import InputError
 from ..geo import DateChoice, FootprintPlan, OutputSet, resolve_date
-from . import plausibility
+from . import folders, plausibility
 from . import report as rep
 from .footprint import FootprintRunner, plan
 from .gaps import prepare_gaps
 from .inputs import ConditionSetup, TargetSetup, setup_condition, setup_target
 from .model import open_package, resolve_model
+from .options import MAX_RASTER_PIXELS
 from .outputs import FillWriters, choose_nodata, copy_observed, open_writers
 from .progress import GENERATED, PREPARED, CancelFn, LogFn, ProgressFn, RunFeedback
 from .report import FillReport
@@ -45,6 +46,11 @@ _log = logging.getLogger(__name__)
 #: GDAL block cache during a run (MB): plenty for footprint windows, and bounded, so memory
 #: does not grow with the raster (GDAL's default is 5 % of the machine's RAM)
 GDAL_CACHE_MB = 128
+#: GDAL settings of a whole run: a bounded block cache; side files (``.aux.xml``) read the same
+#: way at both doors (they may hold a layer's nodata or band names), even under qgis_process,
+#: where the plugin turns them off for QGIS's own layer loading (``plugin.py``). The run's
+#: reads never write one: they compute no statistics, so the inputs' folders stay unchanged
+GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "YES", "GDAL_CACHEMAX": GDAL_CACHE_MB * 2**20}
 
 
 @dataclass
@@ -77,7 +83,9 @@ def run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     validate(request)
     if progress is not None:
         progress(0.0, "reading the product and the gap sources")
-    with tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
+    with rasterio.Env(**GDAL_OPTIONS), \
+            tempfile.TemporaryDirectory(prefix="copgen_gaps_") as tmp:
+        _check_raster_size(request.target.path)  # before the gap sources read the whole layer
         prepared = prepare_gaps(request, Path(tmp), cancel=cancel)
         report = _run_fill(prepared.request, progress=progress, cancel=cancel, log=log,
                            engine=engine, runner_factory=runner_factory)
@@ -95,7 +103,8 @@ def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     target's grid, all or none. Raises ``InputError`` (a ``CopgenError``) for bad input and
     ``Cancelled`` when ``cancel()`` turns true (checked between footprints and solver steps);
     in both cases no output file (and no output folder the run created) is left behind.
-    Inputs are only read.
+    Inputs are only read. ``OutputError`` when the outputs do not fit (checked before the
+    first write) or cannot be written (nothing is published then).
 
     ``engine``: sessions to reuse (a batch keeps one per worker; it is not closed here); its
     package must be the one ``request.model`` names. ``runner_factory``: see ``RunnerFactory``.
@@ -117,8 +126,15 @@ def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
     if package.demo:
         report.notes.append(f"demo model: {package.title}")
     setup = _set_up(request, package, report, fb)  # 1-2. layers -> modalities, the plan
-    with _output_folders(request), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), \
-            OutputSet() as out_set:  # 6. published together, or nothing
+    outs = request.outputs
+    t = setup.target
+    folders.check_free_space(outs, folders.output_needs(
+        outs, t.grid.width, t.grid.height, t.count, t.dtype, request.n_samples))
+    stale, foreign = folders.stale_samples(outs, request.n_samples)
+    with folders.output_folders(outs), OutputSet() as out_set:  # 6. all published, or none
+        for p in folders.clear_stale(outs):
+            report.notes.append(f"removed {p.name}: a partial file of an earlier run that was "
+                                "killed")
         writers = open_writers(out_set, setup.target, request.outputs, n_samples=request.n_samples,
                                statistic=request.spread_statistic,
                                tags=rep.tags(report, request))
@@ -129,6 +145,11 @@ def _run_fill(request: FillRequest, *, progress: ProgressFn | None = None,
                   runner_factory=runner_factory)  # 3-5. per footprint
         fb.check("before publishing the outputs")
         fb.report(GENERATED, "publishing the outputs")
+    for p in folders.remove_stale_samples(stale):
+        report.notes.append(f"removed {p.name}: a sample of an earlier run with more samples")
+    if foreign:
+        report.notes.append(f"left {', '.join(p.name for p in foreign)} in the samples folder: "
+                            "not written by COP-GEN (no COPGEN_PRODUCT=sample tag)")
     if report.self_check:
         files, note = write_files(report.self_check, request.outputs.filled)
         report.self_check["files"] = files
@@ -169,6 +190,7 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
     """Layers onto the package's modalities, the date, the footprint plan; the report's
     description of all of it."""
     target = setup_target(request, package)
+    _check_size(request.target.path, target.grid.width, target.grid.height)
     conditions: list[ConditionSetup] = []
     for layer in request.conditions:
         cond, notes = setup_condition(layer, package, target)
@@ -198,21 +220,24 @@ def _set_up(request: FillRequest, package: ModelPackage, report: FillReport,
     return _Setup(package, target, conditions, date, has_time, fp_plan)
 
 
-@contextlib.contextmanager
-def _output_folders(request: FillRequest) -> Iterator[None]:
-    """Create the missing output folders; remove those created (if still empty) on failure."""
-    created: list[Path] = []
-    for folder in request.outputs.folders():
-        missing = [p for p in (folder, *folder.parents) if not p.exists()]
-        folder.mkdir(parents=True, exist_ok=True)
-        created += [p for p in missing if p not in created]
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse a layer above ``MAX_RASTER_PIXELS`` at once, with the fix."""
+    pixels = width * height
+    if pixels > MAX_RASTER_PIXELS:
+        raise InputError(
+            f"{path.name} is {width} x {height} px ({pixels:.3g} pixels); one run takes at most "
+            f"{MAX_RASTER_PIXELS:.3g}: clip it to the area of interest (gdal_translate "
+            "-projwin) or split it into tiles")
+
+
+def _check_raster_size(path: Path) -> None:
+    """``_check_size`` for a target that is a raster file (a product is checked once read)."""
     try:
-        yield
-    except BaseException:
-        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if empty: never removes anything else
-        raise
+        with rasterio.open(path) as ds:
+            width, height = ds.width, ds.height
+    except (RasterioError, OSError):
+        return  # not a plain raster (a SAFE product, a STAC item) or unreadable: said later
+    _check_size(path, width, height)
 
 
 def _copy_observed(writers: FillWriters, target: TargetSetup, request: FillRequest,

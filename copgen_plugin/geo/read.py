@@ -6,31 +6,60 @@
 * ``read_target_window``: the target's own grid, no resampling, source dtype, per-band
   validity (nodata, GDAL masks, NaN) and an optional gap-mask raster on any grid.
 * ``GapReader``: the same gap definition for planning, strip by strip.
+
+A layer GDAL cannot read (truncated tiles under an intact header, a VRT whose source is gone)
+fails every reader here with an ``InputError`` that names the layer (``names_the_layer``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
+from ..errors import InputError
 from .footprints import Footprint, window_slices
 from .grid import RasterGrid, grid_offset
 from .grid import pixel_size_m as grid_pixel_size_m
 from .warp import PAD_PX, NativeRead, ResamplingName, warp_to_footprint
 
 _log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def names_the_layer(read: Callable[P, R]) -> Callable[P, R]:
+    """GDAL's read errors of ``read`` (first argument: the layer's path, or an object with a
+    ``path``) -> an ``InputError`` naming the layer and what to do."""
+
+    @functools.wraps(read)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return read(*args, **kwargs)
+        except RasterioError as exc:
+            first = args[0] if args else "?"
+            path = Path(str(getattr(first, "path", first)))
+            detail = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            raise InputError(f"layer {path.name} cannot be read ({detail}); the file is damaged "
+                             "or incomplete (truncated download, a VRT whose source is gone): "
+                             f"check it with gdalinfo -checksum {path}") from exc
+
+    return wrapper
 
 def _band_list(bands: Sequence[int], count: int, name: str) -> list[int]:
     out = [int(b) for b in bands]
@@ -91,6 +120,7 @@ def _source_window(src: DatasetReader, crs: CRS, bounds: tuple[float, float, flo
     return grid.clip(Window(c0, r0, c1 - c0, r1 - r0))
 
 
+@names_the_layer
 def read_modality(
     path: str | Path,
     bands: Sequence[int],
@@ -165,6 +195,7 @@ class TargetWindow:
         return self.inside & ~valid.all(axis=0)
 
 
+@names_the_layer
 def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: Window
               ) -> np.ndarray:
     """Gap flags (h, w) from a mask raster (non-zero = gap) on ``window`` of ``grid``.
@@ -203,6 +234,7 @@ def _mask_gap(mask_path: str | Path, mask_band: int, grid: RasterGrid, window: W
     return dst != 0
 
 
+@names_the_layer
 def read_target_window(
     path: str | Path,
     bands: Sequence[int],
@@ -248,6 +280,7 @@ class GapReader:
     mask_path: Path | None = None
     mask_band: int = 1
 
+    @names_the_layer
     def __call__(self, window: Window) -> np.ndarray:
         h, w = int(window.height), int(window.width)
         gap = np.zeros((h, w), dtype=bool)
@@ -264,6 +297,7 @@ class GapReader:
             gap |= _mask_gap(self.mask_path, self.mask_band, grid, window)
         return gap
 
+    @names_the_layer
     def strip_rows(self, minimum: int = 256) -> int:
         """A strip height that is a whole number of the file's block rows (>= ``minimum``)."""
         with rasterio.open(self.path) as src:

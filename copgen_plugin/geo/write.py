@@ -6,6 +6,11 @@ complete (after fsync). An exception or cancel removes the partial files, so a u
 a half-written raster. ``OutputSet`` commits several outputs together: all partial files are
 finished before the first rename, or all are removed.
 
+Write errors are raised, never only logged: a failing window write raises ``OutputError``, and
+since GDAL reports errors of the blocks it flushes at close only on its log, every finished
+file is read back block by block before it can be published (a disk that filled up, a file
+size limit or an I/O error then fails the run, and nothing is published).
+
 Memory: nothing is held beyond the window being written and GDAL's block cache.
 """
 
@@ -15,7 +20,7 @@ import contextlib
 import logging
 import math
 import os
-import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,10 +28,13 @@ from types import TracebackType
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from ..errors import OutputError
 from .footprints import window_slices
 from .grid import RasterGrid, grid_offset
+from .partials import PartialFile
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +82,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _free_text(folder: Path) -> str:
+    with contextlib.suppress(OSError):
+        return f"; {shutil.disk_usage(folder).free / 2**20:.1f} MiB free in {folder}"
+    return ""
+
+
+def write_failed(dest: Path, exc: BaseException) -> OutputError:
+    """The error of an output that could not be written, with the free space beside it."""
+    detail = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    return OutputError(f"writing {dest.name} failed ({detail}{_free_text(dest.parent)}); "
+                       "nothing was published: free some space (or check the disk) and run "
+                       "again")
+
+
+def check_complete(path: Path, dest: Path) -> None:
+    """Read every block of every band of ``path`` back: a block GDAL could not flush (disk
+    full, file size limit) fails here, not later in the user's hands."""
+    try:
+        with rasterio.open(path) as ds:
+            for _, win in ds.block_windows(1):
+                ds.read(window=win)
+    except RasterioError as exc:
+        raise write_failed(dest, exc) from exc
+
+
 class GeoTiffWriter:
     """One output raster on ``grid``, written in windows, published atomically.
 
@@ -104,29 +137,30 @@ class GeoTiffWriter:
         self.dtype = np.dtype(dtype)
         self.nodata = nodata
         self.cog = cog
-        self.tmp = self._partial_name(".tif")
+        self._partials = [PartialFile(self.dest)]
+        self.tmp = self._partials[0].path
         predictor = 3 if np.issubdtype(self.dtype, np.floating) else 2
         # Band-interleaved: with pixel interleaving, GDAL flushes an evicted, partly written
         # block with 0 (not nodata) in the unwritten pixels of bands 2..n, so masked window
         # writes under cache pressure left zeros where nodata belonged.
-        self._ds: rasterio.io.DatasetWriter | None = rasterio.open(
-            self.tmp, "w+", driver="GTiff", width=grid.width, height=grid.height,
-            count=self.count, dtype=self.dtype.name, crs=grid.crs, transform=grid.transform,
-            nodata=nodata, tiled=True, blockxsize=blocksize, blockysize=blocksize,
-            compress="deflate", predictor=predictor, BIGTIFF="IF_SAFER", interleave="band",
-        )
+        try:
+            self._ds: rasterio.io.DatasetWriter | None = rasterio.open(
+                self.tmp, "w+", driver="GTiff", width=grid.width, height=grid.height,
+                count=self.count, dtype=self.dtype.name, crs=grid.crs, transform=grid.transform,
+                nodata=nodata, tiled=True, blockxsize=blocksize, blockysize=blocksize,
+                compress="deflate", predictor=predictor, BIGTIFF="IF_SAFER", interleave="band",
+            )
+        except BaseException as exc:
+            self._partials[0].remove()
+            if isinstance(exc, RasterioError):
+                raise write_failed(self.dest, exc) from exc
+            raise
         if descriptions is not None:
             for i, d in enumerate(descriptions, start=1):
                 self._ds.set_band_description(i, d)
         if tags:
             self._ds.update_tags(**tags)
         self._state = "open"
-
-    def _partial_name(self, suffix: str) -> Path:
-        while True:
-            p = self.dest.with_name(f"{self.dest.stem}.partial-{secrets.token_hex(4)}{suffix}")
-            if not p.exists():
-                return p
 
     def _open_ds(self) -> rasterio.io.DatasetWriter:
         if self._ds is None or self._state != "open":
@@ -171,7 +205,10 @@ class GeoTiffWriter:
             if not m.any():
                 return
             part = np.where(m, part, ds.read(idx, window=inter))
-        ds.write(part, indexes=idx, window=inter)
+        try:
+            ds.write(part, indexes=idx, window=inter)
+        except RasterioError as exc:
+            raise write_failed(self.dest, exc) from exc
 
     def read_window(self, window: Window, *, bands: Sequence[int] | None = None) -> np.ndarray:
         """Current content (C, h, w) of ``window`` (of ``bands``, default all); outside the
@@ -207,24 +244,33 @@ class GeoTiffWriter:
                 for c0 in range(0, self.grid.width, chunk_cols):
                     win = Window(c0, r0, min(chunk_cols, self.grid.width - c0),
                                  min(chunk_rows, self.grid.height - r0))
-                    ds.write(src.read(list(bands), window=win), window=win)
+                    data = src.read(list(bands), window=win)
+                    try:
+                        ds.write(data, window=win)
+                    except RasterioError as exc:
+                        raise write_failed(self.dest, exc) from exc
 
     def finish(self) -> None:
-        """Close and flush the partial file (and convert to COG); it is not yet published."""
+        """Close and flush the partial file (and convert to COG), then read it back whole
+        (``check_complete``); it is not yet published."""
         ds = self._open_ds()
         ds.close()
         self._ds = None
         if self.cog:
-            cog_tmp = self._partial_name(".tif")
+            cog = PartialFile(self.dest)
+            self._partials.append(cog)
             try:
-                rasterio.shutil.copy(self.tmp, cog_tmp, driver="COG", COMPRESS="DEFLATE",
+                rasterio.shutil.copy(self.tmp, cog.path, driver="COG", COMPRESS="DEFLATE",
                                      BIGTIFF="IF_SAFER", PREDICTOR="YES")
-            except BaseException:
-                self._unlink(cog_tmp)
-                raise
-            self._unlink(self.tmp)
-            self.tmp = cog_tmp
-        _fsync_file(self.tmp)
+            except RasterioError as exc:
+                raise write_failed(self.dest, exc) from exc
+            self._partials.pop(0).remove()
+            self.tmp = cog.path
+        check_complete(self.tmp, self.dest)
+        try:
+            _fsync_file(self.tmp)
+        except OSError as exc:
+            raise write_failed(self.dest, exc) from exc
         self._state = "finished"
 
     def publish(self) -> Path:
@@ -233,6 +279,8 @@ class GeoTiffWriter:
             raise RuntimeError(f"{self.dest.name}: finish() before publish() (state {self._state})")
         os.replace(self.tmp, self.dest)
         self._unlink(Path(f"{self.tmp}.aux.xml"))
+        for partial in self._partials:
+            partial.release()
         _fsync_dir(self.dest.parent)
         self._state = "committed"
         _log.info("wrote %s", self.dest)
@@ -259,8 +307,8 @@ class GeoTiffWriter:
             with contextlib.suppress(Exception):
                 self._ds.close()
             self._ds = None
-        self._unlink(self.tmp)
-        self._unlink(Path(f"{self.tmp}.aux.xml"))
+        for partial in self._partials:
+            partial.remove()
         self._state = "aborted"
 
     @property

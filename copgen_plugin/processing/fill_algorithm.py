@@ -5,6 +5,10 @@ The whole story of both algorithms is here; the engine and geo layers do the wor
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from qgis.core import (
@@ -18,6 +22,25 @@ from ..fill.report import summary_lines
 from .base import CopgenAlgorithm
 from .fill_parameters import add_fill_parameters, build_request
 from .layer_results import load_results
+
+
+@contextlib.contextmanager
+def stop_signals_cancel(cancel: Callable[[], None]) -> Iterator[None]:
+    """Under qgis_process (the algorithm runs on the main thread), SIGTERM, SIGHUP and SIGINT
+    cancel the run like the dialog's Cancel button: the run stops at its next check and
+    removes its partial files. Elsewhere (desktop QGIS runs algorithms on a worker thread,
+    where Python cannot take signals) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = ("SIGTERM", "SIGHUP", "SIGINT")
+    signums = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    previous = {s: signal.signal(s, lambda signum, frame: cancel()) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class _FillAlgorithm(CopgenAlgorithm):
@@ -49,8 +72,9 @@ class _FillAlgorithm(CopgenAlgorithm):
                 feedback.setProgressText(message)
 
         try:
-            report = run_fill(request, progress=progress, cancel=feedback.isCanceled,
-                              log=feedback.pushInfo)
+            with stop_signals_cancel(feedback.cancel):
+                report = run_fill(request, progress=progress, cancel=feedback.isCanceled,
+                                  log=feedback.pushInfo)
         except Cancelled as exc:
             raise QgsProcessingException(f"Cancelled: {exc}; no output was written") from exc
         except CopgenError as exc:

@@ -49,6 +49,12 @@ R = TypeVar("R")
 DEFAULT_MODEL = "copgen-base"
 
 
+def _range(field: str) -> dict[str, float]:
+    """minValue/maxValue of a numeric parameter from the doors' shared bounds."""
+    bound = options.BOUNDS[field]
+    return {"minValue": bound.minimum, "maxValue": bound.maximum}
+
+
 def _advanced(param: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
     param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     return param
@@ -119,13 +125,13 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                    "A folder holding manifest.json, or the id of an installed package "
                    "(see copgen:download_model and copgen:diagnostics)."))
     add(_with_help(QgsProcessingParameterNumber("N_SAMPLES", "Number of samples",
-                                                defaultValue=4, minValue=1, maxValue=64),
+                                                defaultValue=4, **_range("n_samples")),
                    "Plausible versions to generate; the spread is computed over them."))
     add(_with_help(QgsProcessingParameterNumber("STEPS", "Solver steps", defaultValue=50,
-                                                minValue=1, maxValue=1000),
+                                                **_range("steps")),
                    "DPM-Solver steps = network evaluations per sample (COP-GEN default 50)."))
     add(_with_help(QgsProcessingParameterNumber("SEED", "Random seed", defaultValue=1234,
-                                                minValue=0, maxValue=2**31 - 1),
+                                                **_range("seed")),
                    "The same seed gives the same samples on the same device."))
     add(_with_help(QgsProcessingParameterEnum("DEVICE", "Device", options=list(DEVICES),
                                               defaultValue=0),
@@ -133,13 +139,13 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                    "reported; a CUDA request that falls back to CPU says so."))
     add(_with_help(QgsProcessingParameterNumber(
         "OVERLAP", "Footprint overlap (m)", type=QgsProcessingParameterNumber.Double,
-        defaultValue=320.0, minValue=0.0, maxValue=960.0),
+        defaultValue=320.0, **_range("overlap_m")),
         "Overlap of neighbouring 1920 m footprints; each sample continues across edges."))
     add(_advanced(_with_help(QgsProcessingParameterNumber(
-        "BATCH_SIZE", "Samples per denoiser call", defaultValue=4, minValue=1, maxValue=64),
+        "BATCH_SIZE", "Samples per denoiser call", defaultValue=4, **_range("batch_size")),
         "Bounds memory; results do not depend on it.")))
     add(_advanced(_with_help(QgsProcessingParameterNumber(
-        "THREADS", "CPU threads (0 = automatic)", defaultValue=0, minValue=0, maxValue=256),
+        "THREADS", "CPU threads (0 = automatic)", defaultValue=0, **_range("threads")),
         "ONNX Runtime intra-op threads on the CPU.")))
     add(_advanced(_with_help(QgsProcessingParameterEnum(
         "SPREAD_STATISTIC", "Spread statistic", options=["standard deviation",
@@ -173,6 +179,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
 
 def _layer_path(alg: QgsProcessingAlgorithm, params: dict[str, Any], name: str,
                 context: QgsProcessingContext) -> Path | None:
+    """The file behind a raster parameter. A file path is taken as it is: loading it as a
+    QgsRasterLayer would let QGIS compute histograms for its default renderer and store them
+    in a ``.aux.xml`` beside the user's raster (under qgis_process, on every run)."""
+    value = params.get(name)
+    if isinstance(value, str) and value and Path(value).is_file():
+        return Path(value)
     layer = alg.parameterAsRasterLayer(params, name, context)
     if layer is None:
         return None

@@ -79,7 +79,7 @@ def test_cli_generate_and_text_report(tmp_path, full_package):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--model", "no-such-model"], "error: unknown model 'no-such-model'"),
     (["--model", "x", "--lulc-remap", "3-4"], "error: --lulc-remap: '3-4' is not 'from:to'"),
-    (["--model", "x", "--samples", "0"], "error: n_samples must be >= 1"),
+    (["--model", "x", "--samples", "0"], "error: n_samples must be between 1 and 64, got 0"),
     (["--model", "x", "--self-check", "2"],
      "error: --self-check: the self-check fraction must be between 0 and 1"),
 ])

@@ -81,9 +81,11 @@ def test_condition_the_model_lacks_and_duplicate_or_target_family(tmp_path, laye
 
 
 @pytest.mark.parametrize(("option", "value", "match"), [
-    ("n_samples", 0, "n_samples must be >= 1"), ("steps", 0, "steps must be >= 1"),
-    ("seed", -1, "seed must be >= 0"), ("spread_statistic", "var", "spread_statistic"),
-    ("overlap_m", 1920.0, "overlap_m must be in"), ("device", "tpu", "device must be"),
+    ("n_samples", 0, "n_samples must be between 1 and 64"),
+    ("steps", 0, "steps must be between 1 and 1000"),
+    ("seed", -1, "seed must be between 0 and"), ("spread_statistic", "var", "spread_statistic"),
+    ("overlap_m", 1920.0, "overlap_m must be between 0 and 960"),
+    ("device", "tpu", "device must be"),
 ])
 def test_bad_parameters(tmp_path, layer, ten_m_package, option, value, match):
     req = request(layer, tmp_path / "out", ten_m_package, bands="B04,B03,B02,B08")

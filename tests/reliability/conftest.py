@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fill.conftest import ten_m_package
+
+__all__ = ["ten_m_package"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
