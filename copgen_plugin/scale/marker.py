@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.package import ModelPackage
+from ..fill import folders as fill_folders
 from ..fill.request import FillRequest
 
 MARKER = ".copgen-complete.json"
@@ -94,17 +95,12 @@ def clear_stale(request: FillRequest) -> list[Path]:
     """Remove what an earlier, unfinished attempt left in the scene's folder: partial files of
     its outputs, the marker, footprint results. Nothing else is touched. Returns what went."""
     folder = scene_folder(request)
-    removed: list[Path] = []
-    patterns = [(folder, f"{p.stem}.partial-*") for p in (request.outputs.filled,
-                                                           request.outputs.spread)]
-    patterns.append((request.outputs.samples_dir, "sample_*.partial-*"))
-    patterns.append((folder, f"{MARKER}.tmp-*"))
-    for where, pattern in patterns:
-        if where.is_dir():
-            for p in where.glob(pattern):
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
-                    removed.append(p)
+    # partial files of the outputs: only those no live writer holds (fill's one rule)
+    removed: list[Path] = fill_folders.clear_stale(request.outputs)
+    for p in folder.glob(f"{MARKER}.tmp-*") if folder.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed.append(p)
     for p in (folder / MARKER, folder / WORK_DIR):
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
