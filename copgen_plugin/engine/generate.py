@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..callbacks import CancelFn
 from ..errors import Cancelled, InputError
 from .harmonise import harmonic_offset
 from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
@@ -51,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 #: solver progress: (evaluations done, total); not the fill's (fraction, message) ProgressFn
 StepProgressFn = Callable[[int, int], None]
-CancelFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)

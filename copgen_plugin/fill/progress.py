@@ -8,15 +8,12 @@ observed pixels, then footprints x solver steps, then the final commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
+from ..callbacks import CancelFn, LogFn, ProgressFn
 from ..errors import Cancelled
 
 _log = logging.getLogger("copgen_plugin.fill")
 
-ProgressFn = Callable[[float, str], None]
-CancelFn = Callable[[], bool]
-LogFn = Callable[[str], None]
 
 #: fraction of the bar reached after planning + copying, and before the commit
 PREPARED = 0.05

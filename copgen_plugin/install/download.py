@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..callbacks import CancelFn, ProgressFn
 from ..engine.package import load_package, parse_manifest
 from ..errors import CopgenError, HubError, HubUnreachableError, ManifestError
 from ..model_store import user_models_dir
@@ -43,8 +44,6 @@ from .staging import check_destination, publish, staging_folder
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
-CancelFn = Callable[[], bool]
 InfoFn = Callable[[str], None]
 DEFAULT_MODEL = "copgen-base"
 MAX_MANIFEST_BYTES = 16 << 20

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..callbacks import CancelFn
 from ..errors import Cancelled, HubError, HubUnreachableError
 from .hub_client import HEX40, HubClient, RemoteFile, Snapshot
 
@@ -26,7 +27,6 @@ CHUNK = 1 << 20
 RETRIES = 3
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
-CancelFn = Callable[[], bool]
 BytesFn = Callable[[int], None]
 
 

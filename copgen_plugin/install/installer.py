@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..callbacks import ProgressFn
 from ..errors import CopgenError
 from .deps import RUNTIME_MODULES, parse_version
 from .interpreter import PythonInfo, find_python
@@ -35,7 +35,6 @@ from .plan import Plan, make_plan
 from .sitedir import SiteDir, deps_root
 
 logger = logging.getLogger(__name__)
-ProgressFn = Callable[[float, str], None]
 DEFAULT_INDEX = "https://pypi.org/simple"
 VERIFY_TIMEOUT_S = 180
 MIN_PIP = (22, 2)  # pip install --dry-run --report

@@ -13,14 +13,12 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..callbacks import CancelFn, LogFn
 from ..errors import Cancelled, CopgenError
-
-LogFn = Callable[[str], None]
-CancelFn = Callable[[], bool]
 
 #: Messages pip (and urllib3 under it) prints when the index cannot be reached at all.
 _NO_NETWORK = ("Failed to establish a new connection", "Connection refused",

@@ -39,7 +39,8 @@ def _imports(path: Path) -> list[tuple[int, str, int]]:
 
 
 #: the QGIS-free layers (and the neutral modules they share)
-QGIS_FREE = ("engine", "geo", "fill", "scale", "install", "arrays.py", "errors.py")
+QGIS_FREE = ("engine", "geo", "fill", "scale", "install", "arrays.py", "errors.py",
+             "callbacks.py")
 #: layer -> the layers above it, which it must never import (imports point down)
 LOWER = {"engine": ("geo", "fill", "scale", "install"), "geo": ("engine", "fill", "scale"),
          "fill": ("scale",), "install": ("geo", "fill", "scale")}
