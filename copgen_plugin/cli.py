@@ -258,6 +258,7 @@ def stop_signals_as_interrupts() -> Iterator[None]:
 
 
 def _fill(args: argparse.Namespace) -> int:
+    from .engine.runtime import import_onnxruntime
     from .errors import Cancelled, CopgenError
     from .fill import run_fill, summary_lines
 
@@ -267,6 +268,9 @@ def _fill(args: argparse.Namespace) -> int:
     bar = TextProgress(sys.stderr)
     try:
         request = build_request(args)
+        # imported before the stop signals are armed: a signal raised inside onnxruntime's own
+        # import would surface as a confusing "not installed" error instead of a clean stop
+        import_onnxruntime()
         with stop_signals_as_interrupts():
             report = run_fill(request, progress=None if args.quiet else bar,
                               log=bar.message if args.verbose else None)
