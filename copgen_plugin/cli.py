@@ -109,7 +109,7 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
-    p.add_argument(f"--{options.ACCEPT_UNUSUAL_VALUES.option}", action="store_true",
+    p.add_argument(options.ACCEPT_UNUSUAL_VALUES.option, action="store_true",
                    dest="accept_unusual_values", help=options.ACCEPT_UNUSUAL_VALUES.help)
     if not generate:
         sc = options.SELF_CHECK

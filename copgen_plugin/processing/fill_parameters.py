@@ -163,7 +163,7 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
             defaultValue=sc.default, minValue=0.0, maxValue=1.0), sc.help)))
     accept = options.ACCEPT_UNUSUAL_VALUES
     add(_advanced(_with_help(QgsProcessingParameterBoolean(
-        accept.parameter, accept.label, defaultValue=False), accept.help)))
+        accept.parameter, accept.label, defaultValue=bool(accept.default)), accept.help)))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
