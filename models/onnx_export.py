@@ -129,6 +129,7 @@ def _dynamo_export(graph: nn.Module, args: tuple[Tensor, ...], path: Path,
                    inputs: list[str], outputs: list[str], opset: int, external: bool) -> None:
     batch = torch.export.Dim(BATCH, min=1, max=4096)
     shapes = tuple({0: batch} for _ in args)
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one INFO line per initializer
     program = torch.onnx.export(graph, args, None, input_names=inputs, output_names=outputs,
                                 dynamic_shapes=(shapes,), opset_version=max(opset, 18),
                                 dynamo=True, external_data=True, optimize=True,

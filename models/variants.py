@@ -75,10 +75,24 @@ def _config_of(graph: onnx.ModelProto, manifest: Mapping[str, Any],
         qkv_bias="model.in_blocks.0.attn.qkv.bias" in inits, modalities=tuple(mods))
 
 
+def _named_values(graph: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Initializers, plus the values the exporter turned into ``Constant`` nodes or passed
+    through ``Identity`` nodes (it deduplicates equal tensors, e.g. zero biases)."""
+    values = {t.name: numpy_helper.to_array(t) for t in graph.graph.initializer}
+    for node in graph.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+        elif node.op_type == "Identity" and node.input[0] in values:
+            values[node.output[0]] = values[node.input[0]]
+    return values
+
+
 def backbone_from_graph(path: Path, manifest: Mapping[str, Any]) -> CopgenUViT:
     """The fp32 denoiser graph's weights as a :class:`CopgenUViT` (float32, eval mode)."""
     graph = onnx.load(str(path))
-    inits = {t.name: numpy_helper.to_array(t) for t in graph.graph.initializer}
+    inits = _named_values(graph)
     model = CopgenUViT(_config_of(graph, manifest, inits)).eval()
     matmul = {n.name: n.input[1] for n in graph.graph.node if n.op_type == "MatMul"}
     state = {}
@@ -92,7 +106,7 @@ def backbone_from_graph(path: Path, manifest: Mapping[str, Any]) -> CopgenUViT:
         if tuple(value.shape) != tuple(param.shape):
             raise ValueError(f"{path.name}: {key} has shape {value.shape}, expected "
                              f"{tuple(param.shape)}")
-        state[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        state[key] = torch.from_numpy(np.array(value, dtype=np.float32))  # writable copy
     model.load_state_dict(state, strict=True)
     return model
 
