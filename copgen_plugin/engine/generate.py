@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,8 @@ class CopgenEngine:
     @property
     def variant_line(self) -> str:
         """The variant for the run report, with a CUDA graph refusal at run time if any."""
-        line = self.variant.describe()
         note = self._denoiser.cuda_graphs_note if self._denoiser is not None else ""
-        return f"{line}; CUDA graphs {note}" if note else line
+        return (replace(self.variant, cuda_graphs=note) if note else self.variant).describe()
 
     def denoiser(self) -> DenoiserSession:
         if self._denoiser is None:

@@ -19,7 +19,7 @@ from ..engine.runtime import RuntimeOptions
 from ..fill.model import open_package, resolve_model
 from ..fill.request import FillRequest
 
-_Key = tuple[str, str, int]
+_Key = tuple[str, str, int, str]
 _IDLE: dict[_Key, list[CopgenEngine]] = {}
 _LOCK = threading.Lock()
 
