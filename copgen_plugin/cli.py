@@ -103,6 +103,9 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--steps", type=int, help="solver steps (default: the model's, 50)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--device", choices=options.DEVICES, default="auto")
+    p.add_argument("--precision", choices=options.PRECISIONS, default="auto",
+                   help="graph variant: auto = the one made for the device got (fp16 on CUDA, "
+                        "fp32 on the CPU); fp32/fp16 force one")
     p.add_argument("--overlap", type=float, default=320.0, help="footprint overlap in metres")
     p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
@@ -184,6 +187,7 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         model=args.model, conditions=conditions, mask=getattr(args, "mask", None),
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
+        precision=args.precision,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
         gap_sources=_gap_sources(args),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from .runtime import DenoiserSession, OnnxModel, RuntimeOptions
 from .sampler import DPMSolver
 from .schedule import NoiseSchedule
 from .tokenizer import Tokenizer
+from .variants import VariantChoice, initial_choice, open_denoiser
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class CopgenEngine:
         self.schedule = NoiseSchedule.from_settings(package.schedule)
         self._denoiser: DenoiserSession | None = None
         self._tokenizers: dict[str, Tokenizer] = {}
+        self._variant: VariantChoice | None = None
 
     @classmethod
     def open(cls, path: str | Path, options: RuntimeOptions | None = None, *,
@@ -97,15 +99,32 @@ class CopgenEngine:
 
     # -- sessions --------------------------------------------------------------------------
 
+    @property
+    def variant(self) -> VariantChoice:
+        """The graph variant in use: the denoiser's once it is open (the device it actually
+        got), else the one expected for the requested device."""
+        if self._variant is None:
+            self._variant = initial_choice(self.package, self.options)
+        return self._variant
+
+    @property
+    def variant_line(self) -> str:
+        """The variant for the run report, with a CUDA graph refusal at run time if any."""
+        note = self._denoiser.cuda_graphs_note if self._denoiser is not None else ""
+        return (replace(self.variant, cuda_graphs=note) if note else self.variant).describe()
+
     def denoiser(self) -> DenoiserSession:
         if self._denoiser is None:
             pkg = self.package
-            model = OnnxModel(pkg.path(pkg.denoiser), self.options, name="denoiser")
+            model, self._variant = open_denoiser(pkg, self.options)
             shapes = {f"z_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
             times = {f"t_{k}": () for k in pkg.network_order}
             outs = {f"eps_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
             model.check_interface({**shapes, **times}, outs)
-            self._denoiser = DenoiserSession(model, pkg.network_order)
+            path, name = model.path, model.name
+            self._denoiser = DenoiserSession(
+                model, pkg.network_order,
+                reopen=lambda: OnnxModel(path, self.options, name=name))
         return self._denoiser
 
     def tokenizer(self, key: str) -> Tokenizer:
@@ -113,8 +132,11 @@ class CopgenEngine:
             spec = self.package.spec(key)
             if not spec.is_image or spec.encoder is None or spec.decoder is None:
                 raise InputError(f"{key} is a scalar modality: it has no tokenizer")
-            enc = OnnxModel(self.package.path(spec.encoder), self.options, name=spec.encoder)
-            dec = OnnxModel(self.package.path(spec.decoder), self.options, name=spec.decoder)
+            variant = self.variant.variant.name
+            enc_file = self.package.variant_file(variant, f"encoder:{key}")
+            dec_file = self.package.variant_file(variant, f"decoder:{key}")
+            enc = OnnxModel(self.package.path(enc_file), self.options, name=enc_file)
+            dec = OnnxModel(self.package.path(dec_file), self.options, name=dec_file)
             self._tokenizers[key] = Tokenizer(spec, enc, dec)
         return self._tokenizers[key]
 
@@ -122,6 +144,7 @@ class CopgenEngine:
         """Drop the sessions (their memory is freed once nothing else holds them)."""
         self._denoiser = None
         self._tokenizers.clear()
+        self._variant = None
 
     @property
     def providers(self) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..engine.devices import DEVICES, Device
+from ..engine.devices import DEVICES, PRECISIONS, Device, Precision
 from ..errors import InputError
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "MAX_RASTER_PIXELS",
     "MODES",
     "OUTPUT_SUFFIXES",
+    "PRECISIONS",
     "S1_SCALES",
     "SCL_CLASS_NAMES",
     "SELF_CHECK",
@@ -47,6 +48,7 @@ __all__ = [
     "LayerModality",
     "MaskSource",
     "Mode",
+    "Precision",
     "S1ScaleChoice",
     "SpreadStatistic",
     "parse_condition_bands",

@@ -24,11 +24,13 @@ from .options import (
     DEVICES,
     MODES,
     OUTPUT_SUFFIXES,
+    PRECISIONS,
     S1_SCALES,
     SPREAD_STATISTICS,
     Device,
     LayerModality,
     Mode,
+    Precision,
     S1ScaleChoice,
     SpreadStatistic,
 )
@@ -137,6 +139,8 @@ class FillRequest:
     steps: int | None = None
     seed: int = 1234
     device: Device = "auto"
+    #: graph variant of the package: auto = the one made for the device got (fp16 on CUDA)
+    precision: Precision = "auto"
     overlap_m: float = 320.0
     batch_size: int = 4
     threads: int = 0
@@ -219,6 +223,8 @@ def validate(request: FillRequest) -> None:
     checks = [
         (request.mode in MODES, f"mode must be one of {MODES}, got {request.mode!r}"),
         (request.device in DEVICES, f"device must be one of {DEVICES}, got {request.device!r}"),
+        (request.precision in PRECISIONS,
+         f"precision must be one of {PRECISIONS}, got {request.precision!r}"),
         *_bound_checks(request),
         (request.spread_statistic in SPREAD_STATISTICS,
          f"spread_statistic must be one of {SPREAD_STATISTICS}, got "

@@ -260,7 +260,8 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
     own = engine is None
     if engine is None:
         engine = CopgenEngine(setup.package, RuntimeOptions(
-            device=request.device, intra_op_threads=request.threads or None))
+            device=request.device, intra_op_threads=request.threads or None,
+            precision=request.precision))
     try:
         runner = (runner_factory or FootprintRunner)(
             engine=engine, target=setup.target, conditions=setup.conditions, fp_plan=setup.plan,
@@ -274,6 +275,7 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
         if request.self_check > 0:
             _self_check(request, runner, report, fb, time.monotonic() - generating)
         rep.after_run(report, device=runner.device, providers=engine.providers,
+                      variant=engine.variant_line,
                       stats=runner.stats, generated_dates=runner.generated_dates,
                       filled_holes=runner.filled_holes, dropped=runner.dropped,
                       held_pixels=runner.held_pixels)

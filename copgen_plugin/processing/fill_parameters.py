@@ -33,6 +33,7 @@ from ..fill.options import (
     LAYER_LABELS,
     LAYER_MODALITIES,
     LULC_NUMBERINGS,
+    PRECISIONS,
     S1_SCALES,
     SPREAD_STATISTICS,
 )
@@ -137,6 +138,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                                               defaultValue=0),
                    "auto: CUDA when ONNX Runtime has it, else CPU. The device actually used is "
                    "reported; a CUDA request that falls back to CPU says so."))
+    add(_advanced(_with_help(QgsProcessingParameterEnum(
+        "PRECISION", "Model precision (graph variant)", options=list(PRECISIONS),
+        defaultValue=0),
+        "auto: the package's variant made for the device actually used (fp16 with fused "
+        "attention on CUDA, fp32 on the CPU); fp32 / fp16 force one. The variant used is "
+        "reported.")))
     add(_with_help(QgsProcessingParameterNumber(
         "OVERLAP", "Footprint overlap (m)", type=QgsProcessingParameterNumber.Double,
         defaultValue=320.0, **_range("overlap_m")),
@@ -255,6 +262,7 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         steps=alg.parameterAsInt(params, "STEPS", context),
         seed=alg.parameterAsInt(params, "SEED", context),
         device=DEVICES[alg.parameterAsEnum(params, "DEVICE", context)],
+        precision=PRECISIONS[alg.parameterAsEnum(params, "PRECISION", context)],
         overlap_m=alg.parameterAsDouble(params, "OVERLAP", context),
         batch_size=alg.parameterAsInt(params, "BATCH_SIZE", context),
         threads=alg.parameterAsInt(params, "THREADS", context),
