@@ -26,6 +26,7 @@ from tests.reliability.helpers import (
     gapfill,
     no_partials,
     one_error_line,
+    out_folder,
     s2_with_gap,
     snapshot,
 )
@@ -47,8 +48,9 @@ def tiny_fs(tmp_path: Path):
 def test_outputs_that_do_not_fit_are_refused_with_the_figures(tmp_path, tiny_fs, ten_m_package):
     target = s2_with_gap(tmp_path / "s2.tif", shape=(200, 200))
     (tiny_fs / "earlier.txt").write_text("the user's file")
+    run = out_folder(tiny_fs / "run")
     before, before_in = snapshot(tiny_fs), snapshot(tmp_path / "s2.tif")
-    proc = cli(*gapfill(target, ten_m_package, tiny_fs / "run", samples=8))
+    proc = cli(*gapfill(target, ten_m_package, run, samples=8))
     assert proc.returncode == 1, proc.stderr
     line = one_error_line(proc.stderr, "not enough free space for the outputs", "MiB is free")
     need = float(line.split("need up to ")[1].split(" MiB")[0])
@@ -67,7 +69,7 @@ def test_a_write_that_fails_half_way_publishes_nothing(tmp_path, ten_m_package):
     error is raised (not only logged by GDAL), the exit status is 1, and the output folder is
     exactly as it was, the earlier run's outputs included."""
     target = s2_with_gap(tmp_path / "s2.tif", shape=(300, 300))
-    out = tmp_path / "out"
+    out = out_folder(tmp_path / "out")
     first = cli(*gapfill(target, ten_m_package, out))
     assert first.returncode == 0, first.stderr
     before = snapshot(tmp_path)
@@ -83,7 +85,7 @@ def test_a_write_that_fails_half_way_publishes_nothing(tmp_path, ten_m_package):
 
 def test_fewer_samples_remove_the_earlier_runs_extra_samples(tmp_path, ten_m_package):
     target = s2_with_gap(tmp_path / "s2.tif")
-    out = tmp_path / "out"
+    out = out_folder(tmp_path / "out")
     first = cli(*gapfill(target, ten_m_package, out, samples=3))
     assert first.returncode == 0, first.stderr
     mine = write_tif(out / "samples" / "sample_7.tif", np.ones((1, 4, 4), np.uint8))
@@ -117,8 +119,9 @@ def test_a_huge_layer_is_refused_at_once(tmp_path, ten_m_package):
     vrt.write_text(f'<VRTDataset rasterXSize="200000" rasterYSize="200000"><SRS>EPSG:32632</SRS>'
                    f'<GeoTransform>500000, 10, 0, 5020000, 0, -10</GeoTransform>{bands}'
                    '</VRTDataset>')
+    out = out_folder(tmp_path / "out")
     before = snapshot(tmp_path)
-    proc = cli(*gapfill(vrt, ten_m_package, tmp_path / "out"), timeout=120)
+    proc = cli(*gapfill(vrt, ten_m_package, out), timeout=120)
     assert proc.returncode == 1, proc.stderr
     one_error_line(proc.stderr, "huge.vrt is 200000 x 200000 px (4e+10 pixels)",
                    "at most 1e+09", "gdal_translate -projwin")
