@@ -16,7 +16,7 @@ from copgen_plugin.errors import Cancelled
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "models" / "copgen-demo"
 KEY = "S2L2A_B02_B03_B04_B08"
-STEPS = 6
+STEPS = 4
 
 
 def _requests() -> list[GenerationRequest]:
