@@ -1,12 +1,14 @@
 """The footprint loop of a run: plan the footprints, then generate and write each one.
 
-Per footprint (row-major): read the target window (observed pixels and gaps), hold what is
-observed plus the overlap each sample already generated (per sample, so samples continue across
-footprint edges) except its last few pixels next to this footprint's new ones, which are
-generated again (a decoder is weakest at its footprint's edge), read the conditions on their
-native grids, generate N samples in one engine call, put them back on the target grid and
-write the gap pixels not written before plus that regenerated edge. Memory is
-one footprint's arrays plus GDAL's (capped) block cache, whatever the raster size.
+Per footprint (row-major scan order): read the target window (observed pixels and gaps), hold
+what is observed plus the overlap each sample already generated (per sample, so samples
+continue across footprint edges) except its last few pixels next to this footprint's new ones,
+which are generated again (a decoder is weakest at its footprint's edge), read the conditions
+on their native grids, generate N samples in one engine call, put them back on the target grid
+and write the gap pixels not written before plus that regenerated edge. ``run_batch`` does the
+same for the footprints of one wavefront (they never read each other's windows) with one
+engine call for all of them: the writes of the scan. Memory is a batch's arrays plus GDAL's
+(capped) block cache, whatever the raster size.
 """
 
 from __future__ import annotations
