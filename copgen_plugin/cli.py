@@ -108,6 +108,9 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
                         "fp32 on the CPU); fp32/fp16 force one")
     p.add_argument("--overlap", type=float, default=320.0, help="footprint overlap in metres")
     p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
+    p.add_argument("--batch-rows", type=int, default=0,
+                   help="samples of several non-overlapping footprints per denoiser call "
+                        "(0: from the model's size and the device)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
@@ -189,6 +192,7 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
         precision=args.precision,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
+        batch_rows=args.batch_rows,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
         gap_sources=_gap_sources(args),
         self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,

@@ -130,6 +130,13 @@ class ModelPackage:
         """Keys of one family (e.g. the three S2L2A band groups), network order."""
         return [k for k in self.network_order if self.modalities[k].family == family]
 
+    @property
+    def architecture(self) -> Mapping[str, Any]:
+        """The backbone's sizes as exported (``embed_dim``, ``num_heads``, ...; may be empty),
+        for memory estimates only (``batches.row_bytes``)."""
+        arch = self.manifest.get("architecture")
+        return arch if isinstance(arch, Mapping) else {}
+
 
 # --------------------------------------------------------------------------------------------
 # field readers that name what is wrong

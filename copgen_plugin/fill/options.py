@@ -89,6 +89,7 @@ BOUNDS: Mapping[str, Bound] = {
     "seed": Bound(0, 2**31 - 1),
     "overlap_m": Bound(0.0, 960.0),
     "batch_size": Bound(1, 64),
+    "batch_rows": Bound(0, 4096),
     "threads": Bound(0, 256),
 }
 

@@ -151,10 +151,10 @@ def after_run(report: FillReport, *, device: str, providers: dict[str, list[str]
     if stats.pixels < report.gap_pixels:
         report.notes.append(f"{report.gap_pixels - stats.pixels} gap pixel(s) were not covered "
                             "by any footprint's generated area and keep their input values")
-    for key, n in filled_holes.items():
+    for key, n in sorted(filled_holes.items()):
         report.notes.append(f"{key}: condition holes filled in {n} footprint(s) (at least 90 % "
                             "covered)")
-    for key, n in dropped.items():
+    for key, n in sorted(dropped.items()):
         report.notes.append(f"{key}: condition covers under 90 % of {n} footprint(s); generated "
                             "there instead of conditioning")
     if held_pixels:

@@ -117,6 +117,9 @@ class FillRequest:
       earlier footprint is held as observed by the next one (per sample), so samples continue
       across footprint edges.
     * ``steps`` None: the package default (50).
+    * ``batch_rows``: most samples (of several footprints of one wavefront) per denoiser call;
+      0: from the model's size and the device (``engine.batches.default_rows``). Like
+      ``batch_size``, it bounds memory and does not change the outputs.
     * ``harmonise``: blend each sample's generated pixels into what is held around them (the
       observed pixels, and the overlap the sample generated in an earlier footprint) by a
       smooth offset (Poisson blending), so no frame shows at gap and footprint edges; the
@@ -143,6 +146,7 @@ class FillRequest:
     precision: Precision = "auto"
     overlap_m: float = 320.0
     batch_size: int = 4
+    batch_rows: int = 0
     threads: int = 0
     spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True

@@ -152,6 +152,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
         "BATCH_SIZE", "Samples per denoiser call", defaultValue=4, **_range("batch_size")),
         "Bounds memory; results do not depend on it.")))
     add(_advanced(_with_help(QgsProcessingParameterNumber(
+        "BATCH_ROWS", "Samples of several footprints per denoiser call (0 = automatic)",
+        defaultValue=0, **_range("batch_rows")),
+        "Footprints that do not overlap are generated together, up to this many samples per "
+        "call (automatic: from the model's size and the device). Bounds memory; results do "
+        "not depend on it.")))
+    add(_advanced(_with_help(QgsProcessingParameterNumber(
         "THREADS", "CPU threads (0 = automatic)", defaultValue=0, **_range("threads")),
         "ONNX Runtime intra-op threads on the CPU.")))
     add(_advanced(_with_help(QgsProcessingParameterEnum(
@@ -265,6 +271,7 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         precision=PRECISIONS[alg.parameterAsEnum(params, "PRECISION", context)],
         overlap_m=alg.parameterAsDouble(params, "OVERLAP", context),
         batch_size=alg.parameterAsInt(params, "BATCH_SIZE", context),
+        batch_rows=alg.parameterAsInt(params, "BATCH_ROWS", context),
         threads=alg.parameterAsInt(params, "THREADS", context),
         spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
                                                                context)],
