@@ -23,7 +23,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ import torch
 
 from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_file
-from models.configs import BackboneConfig, ModalityConfig, VAEConfig
+from models.configs import LATENT_CHANNELS, BackboneConfig, ModalityConfig, VAEConfig
 from models.demo import data as dm
 from models.demo.package_readme import write_readme
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
@@ -53,6 +53,7 @@ KL_DEFAULT = 1e-5
 class TrainConfig:
     """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
 
+    recipe: int = 1  # RECIPES[recipe] gives the defaults; 1 = the first shipped demo model
     seed: int = 0
     scenes: int = 2000
     # tokenizer steps per modality: S2 matters most (gap fills), S1 is mostly speckle, the DEM's
@@ -67,6 +68,11 @@ class TrainConfig:
     vae_ch: int = 64
     vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
     vae_res_blocks: int = 0
+    # the S2 tokenizer (issue 19): latent channels, image pixels per latent cell, and the
+    # weight of an L1 term on the pixel gradients (parcel edges, shorelines) beside the MSE
+    s2_z_channels: int = 8
+    s2_factor: int = 4
+    s2_edge_weight: float = 0.0
     denoiser_steps: int = 8000
     denoiser_batch: int = 32
     lr: float = 8e-4
@@ -88,14 +94,36 @@ class TrainConfig:
     num_heads: int = 4
     threads: int = 2
 
+    def latents(self) -> dict[str, tuple[int, int]]:
+        """(latent channels, factor) per key where it departs from data.demo_specs' default."""
+        if (self.s2_z_channels, self.s2_factor) == (LATENT_CHANNELS, dm.DOWNSAMPLING):
+            return {}
+        return {dm.S2_KEY: (self.s2_z_channels, self.s2_factor)}
+
+    def specs(self, scales: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
+        return dm.demo_specs(scales, self.latents())
+
+
+# Recipe 1 is the first shipped demo model (soft S2: 303 DN, gradient ratio 0.54); recipe 2 is
+# issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md.
+RECIPES: dict[int, TrainConfig] = {
+    1: TrainConfig(),
+    2: TrainConfig(recipe=2, vae_steps_s2=8000, s2_z_channels=16, s2_edge_weight=0.5,
+                   threads=1),
+}
+
 
 def vae_config(spec: ModalityConfig, cfg: TrainConfig) -> VAEConfig:
     """ch 64, not 32: GroupNorm(32) over 32 channels is one channel per group, which wipes
     each channel's spatial mean before ``conv_out`` so the decoder cannot set absolute levels
     (brightness, elevation); 2 channels per group can. No res blocks in the encoder keeps the
     four tokenizers at ~14 MB and the step as cheap as ch 32 with one block."""
+    channels, lat = spec.latent_shape[0], spec.latent_shape[1]
+    levels = round(math.log2(spec.image_shape[1] // lat)) + 1  # 1 + downsamplings
+    ch_mult = cfg.vae_ch_mult if len(cfg.vae_ch_mult) == levels else (cfg.vae_ch_mult[0],) * levels
     return VAEConfig(in_channels=spec.image_shape[0], resolution=spec.image_shape[1],
-                     ch=cfg.vae_ch, ch_mult=cfg.vae_ch_mult, num_res_blocks=cfg.vae_res_blocks)
+                     ch=cfg.vae_ch, ch_mult=ch_mult, num_res_blocks=cfg.vae_res_blocks,
+                     z_channels=channels)
 
 
 def vae_steps(key: str, cfg: TrainConfig) -> int:
@@ -109,9 +137,25 @@ def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(x[..., ::-1] if rng.random() < 0.5 else x)
 
 
-def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig
-              ) -> AutoencoderKL:
-    """MSE reconstruction + small KL on random crops (fully convolutional, so crops suffice)."""
+def edge_l1(rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean L1 error of the horizontal and vertical pixel differences: the MSE alone lets a
+    small latent trade every edge for a blur of the right mean; this term charges for it."""
+    dx = (rec[..., :, 1:] - rec[..., :, :-1]) - (x[..., :, 1:] - x[..., :, :-1])
+    dy = (rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])
+    return 0.5 * (dx.abs().mean() + dy.abs().mean())
+
+
+VaeCallback = Callable[[int, AutoencoderKL], None]
+
+
+def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig,
+              ckpt: Path | None = None, callback: VaeCallback | None = None,
+              every: int = 500) -> AutoencoderKL:
+    """MSE reconstruction + small KL (+ the S2 edge term) on full footprints.
+
+    ``ckpt``: resume from / save to it every 200 steps (the S2 stage of recipe 2 is over an
+    hour on one core); ``callback(step, vae)`` every ``every`` steps (the trials' figures).
+    """
     torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
     rng = np.random.default_rng([cfg.seed, dm.DEMO_KEYS.index(key), 11])
     vae = AutoencoderKL(vae_config(spec, cfg))
@@ -119,12 +163,23 @@ def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cf
     steps = vae_steps(key, cfg)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.vae_lr, total_steps=steps,
                                                 pct_start=0.05)
+    start = 0
+    if ckpt is not None and ckpt.is_file():
+        state = load_file(ckpt)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start = int(state["step"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed the %s tokenizer at step %d of %d", key, start, steps)
     size = spec.image_shape[1]
     crop = min(cfg.vae_crop, size)
     n = len(data[key])
     kl_w = KL_WEIGHT.get(key, KL_DEFAULT)
+    edge_w = cfg.s2_edge_weight if key == dm.S2_KEY else 0.0
     t0 = time.perf_counter()
-    for step in range(steps):
+    for step in range(start, steps):
         rows = rng.integers(0, n, cfg.vae_batch)
         y0, x0 = rng.integers(0, size - crop + 1, 2) // 8 * 8
         x = dm.network_batch(data, key, rows)[..., y0:y0 + crop, x0:x0 + crop]
@@ -137,6 +192,8 @@ def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cf
         mse = torch.mean((rec - x) ** 2)
         kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1.0 - logvar)
         loss = mse + kl_w * kl
+        if edge_w:
+            loss = loss + edge_w * edge_l1(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -144,7 +201,15 @@ def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cf
         sched.step()
         if step % 100 == 0 or step == steps - 1:
             log.info("vae %s step %d mse %.5f kl %.3f (%.2f s/step)", key, step, mse.item(),
-                     kl.item(), (time.perf_counter() - t0) / (step + 1))
+                     kl.item(), (time.perf_counter() - t0) / (step + 1 - start))
+        if ckpt is not None and ((step + 1) % 200 == 0 or step + 1 == steps):
+            torch.save({"model": vae.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "step": step + 1,
+                        "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                       ckpt)
+        if callback is not None and ((step + 1) % every == 0 or step + 1 == steps):
+            callback(step + 1, vae.eval())
+            vae.train()
     return vae.eval()
 
 
@@ -261,10 +326,31 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
     return ema, losses
 
 
-def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
+def check_workdir(cfg: TrainConfig, workdir: Path) -> None:
+    """A workdir holds one run: resuming it with another config would mix two recipes'
+    checkpoints, so the first call records the config and later ones must match it."""
+    path = workdir / "config.json"
+    mine = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items()
+            if k != "threads"}  # the thread count changes speed, not the recipe
+    if path.is_file():
+        theirs = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
+        diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if diff:
+            raise SystemExit(f"{workdir} holds a run with another config ({', '.join(diff)} "
+                             f"differ, see {path}): resume it with the same options or use "
+                             "another --workdir")
+    else:
+        path.write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+
+def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] = ()
+        ) -> Path | None:
+    """All stages, each skipped when its checkpoint exists; ``only``: just these tokenizer
+    stages (e.g. the S2 one, to bank CPU time in a session too short for the whole run)."""
     torch.set_num_threads(cfg.threads)
     workdir.mkdir(parents=True, exist_ok=True)
-    specs = dm.demo_specs()
+    check_workdir(cfg, workdir)
+    specs = cfg.specs()
     t0 = time.perf_counter()
     data = dm.build_dataset(range(cfg.seed * 1_000_003 % dm.HELD_OUT_SEED,
                                  cfg.seed * 1_000_003 % dm.HELD_OUT_SEED + cfg.scenes), specs)
@@ -273,14 +359,18 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
     moments: dict[str, np.ndarray] = {}
     scales: dict[str, float] = {}
     for key in dm.DEMO_KEYS:
+        if only and key not in only:
+            continue
         path = workdir / f"vae_{key}.pt"
         if path.is_file():
             vae = AutoencoderKL(vae_config(specs[key], cfg))
             vae.load_state_dict(load_file(path))
             vae.eval()
         else:
-            vae = train_vae(key, specs[key], data, cfg)
+            partial = workdir / f"vae_{key}.partial.pt"
+            vae = train_vae(key, specs[key], data, cfg, partial)
             torch.save(vae.state_dict(), path)
+            partial.unlink(missing_ok=True)
         moments[key] = encode_all(vae, key, data)
         scales[key] = scale_factor_of(moments[key], cfg.seed)
         vae.scale_factor = scales[key]
@@ -288,8 +378,12 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
         log.info("%s: scale factor %.4f (%.0f s so far)", key, scales[key],
                  time.perf_counter() - t0)
     del data
+    if only:
+        log.info("stages %s done (%.0f s); run again without --only to continue",
+                 ", ".join(only), time.perf_counter() - t0)
+        return None
     (workdir / "scales.json").write_text(json.dumps(scales, indent=2))
-    specs = dm.demo_specs(scales)
+    specs = cfg.specs(scales)
     ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
     minutes = (time.perf_counter() - t0) / 60
     summary = {"config": dataclasses.asdict(cfg), "scale_factors": scales,
@@ -305,7 +399,7 @@ def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
         CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalityConfig], list, int]:
     """The VAEs and the denoiser's EMA from a (possibly still running) run's checkpoints."""
     scales = json.loads((workdir / "scales.json").read_text())
-    specs = dm.demo_specs(scales)
+    specs = cfg.specs(scales)
     vaes = {}
     for key in dm.DEMO_KEYS:
         vae = AutoencoderKL(vae_config(specs[key], cfg), scale_factor=scales[key])
@@ -355,14 +449,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="package folder to (re)write")
     parser.add_argument("--export-only", action="store_true",
                         help="export the latest checkpoints of --workdir without training")
+    parser.add_argument("--only", action="append", choices=dm.DEMO_KEYS, default=[],
+                        help="train only this tokenizer stage (repeatable), then stop")
+    recipe = argparse.ArgumentParser(add_help=False)
+    recipe.add_argument("--recipe", type=int, default=1, choices=sorted(RECIPES))
+    base = RECIPES[recipe.parse_known_args(argv)[0].recipe]
     for f in dataclasses.fields(TrainConfig):
         if f.type in _CLI_TYPES:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=_CLI_TYPES[f.type],
-                                default=f.default)
+                                default=getattr(base, f.name))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                         if f.type in _CLI_TYPES})
+    cfg = dataclasses.replace(base, **{f.name: getattr(args, f.name)
+                                       for f in dataclasses.fields(TrainConfig)
+                                       if f.type in _CLI_TYPES})
     if args.export_only:
         if args.out is None:
             parser.error("--export-only needs --out")
@@ -370,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, vaes, specs, losses, step = load_trained(cfg, args.workdir)
         out = export_demo(args.out, model, vaes, specs, cfg, losses, step)
     else:
-        out = run(cfg, args.workdir, args.out)
+        out = run(cfg, args.workdir, args.out, args.only)
     if out is not None:
         print(out)
     return 0
