@@ -131,6 +131,15 @@ def vae_steps(key: str, cfg: TrainConfig) -> int:
             dm.S1_KEY: cfg.vae_steps_s1, dm.S2_KEY: cfg.vae_steps_s2}[key]
 
 
+def save_checkpoint(state: Mapping[str, object], path: Path) -> None:
+    """Write a sibling then rename: a kill mid-save leaves the previous checkpoint whole, and
+    a resumed run's memory-mapped tensors (``load_file``) keep their file (truncating it in
+    place is a SIGBUS)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(dict(state), tmp)
+    tmp.replace(path)
+
+
 def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random rot90/flip: the tokenizer is a compressor, orientation does not matter to it."""
     x = np.rot90(x, k=int(rng.integers(4)), axes=(-2, -1))
@@ -150,11 +159,12 @@ VaeCallback = Callable[[int, AutoencoderKL], None]
 
 def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig,
               ckpt: Path | None = None, callback: VaeCallback | None = None,
-              every: int = 500) -> AutoencoderKL:
+              every: int = 500, save_every: int = 200) -> AutoencoderKL:
     """MSE reconstruction + small KL (+ the S2 edge term) on full footprints.
 
-    ``ckpt``: resume from / save to it every 200 steps (the S2 stage of recipe 2 is over an
-    hour on one core); ``callback(step, vae)`` every ``every`` steps (the trials' figures).
+    ``ckpt``: resume from / save to it every ``save_every`` steps (the S2 stage of recipe 2
+    is over an hour on one core); ``callback(step, vae)`` every ``every`` steps (the trials'
+    figures). A resumed run ends with the same weights as an uninterrupted one.
     """
     torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
     rng = np.random.default_rng([cfg.seed, dm.DEMO_KEYS.index(key), 11])
@@ -202,11 +212,11 @@ def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cf
         if step % 100 == 0 or step == steps - 1:
             log.info("vae %s step %d mse %.5f kl %.3f (%.2f s/step)", key, step, mse.item(),
                      kl.item(), (time.perf_counter() - t0) / (step + 1 - start))
-        if ckpt is not None and ((step + 1) % 200 == 0 or step + 1 == steps):
-            torch.save({"model": vae.state_dict(), "opt": opt.state_dict(),
-                        "sched": sched.state_dict(), "step": step + 1,
-                        "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
-                       ckpt)
+        if ckpt is not None and ((step + 1) % save_every == 0 or step + 1 == steps):
+            save_checkpoint({"model": vae.state_dict(), "opt": opt.state_dict(),
+                             "sched": sched.state_dict(), "step": step + 1,
+                             "rng": rng.bit_generator.state,
+                             "torch_rng": torch.get_rng_state()}, ckpt)
         if callback is not None and ((step + 1) % every == 0 or step + 1 == steps):
             callback(step + 1, vae.eval())
             vae.train()
@@ -319,10 +329,11 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
                      " ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in zip(keys, avg, strict=True)),
                      sched.get_last_lr()[0], (time.perf_counter() - t0) / (step + 1 - start))
         if (step + 1) % 200 == 0 or step + 1 == total:
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
-                        "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step + 1,
-                        "losses": losses, "rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state()}, ckpt)
+            save_checkpoint({"model": model.state_dict(), "ema": ema.state_dict(),
+                             "opt": opt.state_dict(), "sched": sched.state_dict(),
+                             "step": step + 1, "losses": losses,
+                             "rng": rng.bit_generator.state,
+                             "torch_rng": torch.get_rng_state()}, ckpt)
     return ema, losses
 
 
@@ -369,7 +380,7 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
         else:
             partial = workdir / f"vae_{key}.partial.pt"
             vae = train_vae(key, specs[key], data, cfg, partial)
-            torch.save(vae.state_dict(), path)
+            save_checkpoint(vae.state_dict(), path)
             partial.unlink(missing_ok=True)
         moments[key] = encode_all(vae, key, data)
         scales[key] = scale_factor_of(moments[key], cfg.seed)
