@@ -26,7 +26,7 @@ from copgen_plugin.engine.modalities import denormalise, normalise_image
 from models.autoencoder import AutoencoderKL
 from models.demo import data as dm
 from models.demo.fidelity import held_back_s2, roundtrip_figures
-from models.demo.train import RECIPES, TrainConfig, train_vae
+from models.demo.train import RECIPES, TrainConfig, train_vae, vae_config
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,35 @@ def s2_roundtrip(vae: AutoencoderKL, cfg: TrainConfig, truth: np.ndarray) -> tup
     mean = torch.chunk(vae.encode_moments(x), 2, dim=1)[0]
     rec = vae.decoder(vae.post_quant_conv(mean)).numpy()
     return roundtrip_figures(truth, denormalise(spec, rec))
+
+
+def shape_check(name: str, cfg: TrainConfig, out: Path) -> str:
+    """Export random weights of this trial's shapes as a demo package and time one fill step
+    on it: the package size and the denoiser's token count are what a wider or finer S2
+    latent costs at inference (the trials only grade the tokenizer)."""
+    from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation
+    from models.configs import BackboneConfig
+    from models.demo.train import export_demo
+    from models.denoiser import CopgenUViT
+
+    specs = cfg.specs({k: 1.0 for k in dm.DEMO_KEYS})
+    bcfg = BackboneConfig.for_modalities(specs.values(), cfg.embed_dim, cfg.depth, cfg.num_heads)
+    vaes = {k: AutoencoderKL(vae_config(s, cfg), scale_factor=1.0) for k, s in specs.items()}
+    path = export_demo(out / name, CopgenUViT(bcfg).eval(), vaes, specs, cfg, [])
+    mb = sum(f.stat().st_size for f in path.iterdir()) / 1e6
+    engine = CopgenEngine.open(path)
+    truth = held_back_s2(1)[0]
+    observed = np.ones(truth.shape[1:], bool)
+    observed[12:36, 12:36] = False
+    req = GenerationRequest(targets=(dm.S2_KEY,), conditions={},
+                            partial={dm.S2_KEY: PartialObservation(truth, observed)},
+                            n_samples=8, steps=4, seed=0, batch_size=8)
+    engine.generate(req)  # sessions created
+    t0 = time.perf_counter()
+    engine.generate(req)
+    seconds = (time.perf_counter() - t0) / 4
+    return (f"shapes {name}: S2 latent {specs[dm.S2_KEY].latent_shape}, {bcfg.num_tokens} "
+            f"tokens, package {mb:.1f} MB, {seconds:.2f} s per step of 8 samples")
 
 
 def parse_trial(text: str, base: TrainConfig) -> tuple[str, TrainConfig]:
@@ -63,12 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", type=Path, default=None, help="append the result lines here")
+    parser.add_argument("--shapes", type=Path, default=None,
+                        help="instead of training: export random-weight packages of each "
+                             "trial's shapes here and print their size, tokens and step time")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     torch.set_num_threads(args.threads)
     base = dataclasses.replace(RECIPES[1], scenes=args.scenes, vae_steps_s2=args.steps,
                                threads=args.threads)
     trials = [parse_trial(t, base) for t in args.trials]
+    if args.shapes is not None:
+        for name, cfg in trials:
+            line = shape_check(name, cfg, args.shapes)
+            print(line, flush=True)
+            if args.log is not None:
+                with args.log.open("a") as f:
+                    f.write(line + "\n")
+        return 0
     data = {dm.S2_KEY: dm.build_dataset(range(args.scenes), base.specs())[dm.S2_KEY]}
     truth = held_back_s2()
     for name, cfg in trials:

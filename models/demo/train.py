@@ -108,7 +108,7 @@ class TrainConfig:
 # issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md.
 RECIPES: dict[int, TrainConfig] = {
     1: TrainConfig(),
-    2: TrainConfig(recipe=2, vae_steps_s2=8000, s2_z_channels=16, s2_edge_weight=0.5,
+    2: TrainConfig(recipe=2, vae_steps_s2=6000, s2_z_channels=32, s2_edge_weight=0.5,
                    threads=1),
 }
 
@@ -337,21 +337,28 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
     return ema, losses
 
 
+DENOISER_FIELDS = frozenset({"denoiser_steps", "denoiser_batch", "lr", "warmup", "ema",
+                             "clean_frac", "loss_weight_cap", "spatial_init", "embed_dim",
+                             "depth", "num_heads"})
+
+
 def check_workdir(cfg: TrainConfig, workdir: Path) -> None:
     """A workdir holds one run: resuming it with another config would mix two recipes'
-    checkpoints, so the first call records the config and later ones must match it."""
+    checkpoints, so the first call records the config and later ones must match it. The
+    thread count changes speed, not the recipe; the denoiser's knobs may still change while
+    no denoiser checkpoint exists (tokenizer stages banked before its length is decided)."""
     path = workdir / "config.json"
-    mine = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items()
-            if k != "threads"}  # the thread count changes speed, not the recipe
+    mine = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    free = {"threads"} | (set() if (workdir / "denoiser.pt").is_file() else DENOISER_FIELDS)
     if path.is_file():
-        theirs = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
-        diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        theirs = json.loads(path.read_text())
+        diff = sorted(k for k in mine.keys() | theirs.keys()
+                      if k not in free and mine.get(k) != theirs.get(k))
         if diff:
             raise SystemExit(f"{workdir} holds a run with another config ({', '.join(diff)} "
                              f"differ, see {path}): resume it with the same options or use "
                              "another --workdir")
-    else:
-        path.write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    path.write_text(json.dumps(mine, indent=2))
 
 
 def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] = ()

@@ -118,3 +118,8 @@ def test_a_workdir_refuses_another_recipe(tmp_path) -> None:
     train.check_workdir(dataclasses.replace(train.RECIPES[2], threads=2), tmp_path)  # speed only
     with pytest.raises(SystemExit, match="s2_z_channels"):
         train.check_workdir(train.RECIPES[1], tmp_path)
+    longer = dataclasses.replace(train.RECIPES[2], denoiser_steps=12000)
+    train.check_workdir(longer, tmp_path)  # no denoiser checkpoint yet: still open
+    (tmp_path / "denoiser.pt").write_bytes(b"")
+    with pytest.raises(SystemExit, match="denoiser_steps"):
+        train.check_workdir(train.RECIPES[2], tmp_path)
