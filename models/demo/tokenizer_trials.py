@@ -1,6 +1,6 @@
 """Short S2-tokenizer trials (issue 19): which configuration keeps the parcel edges?
 
-Each trial trains only the S2 tokenizer of ``train.py`` (same data, same loop, same seed) with
+Each trial trains only the S2 tokenizer of ``tokenizers.py`` (same data, same loop, same seed) with
 some knobs changed, and grades it every ``--every`` steps on the held-back footprints with
 ``models/demo/fidelity.py`` (the figures ``benchmarks/bench_spread.py`` prints for a package).
 One line per grading, to stdout and appended to ``--log``:
@@ -25,8 +25,9 @@ import torch
 from copgen_plugin.engine.modalities import denormalise, normalise_image
 from models.autoencoder import AutoencoderKL
 from models.demo import data as dm
+from models.demo.config import RECIPES, TrainConfig
 from models.demo.fidelity import held_back_s2, roundtrip_figures
-from models.demo.train import RECIPES, TrainConfig, train_vae, vae_config
+from models.demo.tokenizers import train_vae, vae_config
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,12 @@ a share of the samples holds a random subset of modalities clean at t = 0, as co
 inference; the eps MSE is weighted by 1/alpha_bar (capped), so the high-noise steps where the
 layout is decided count; ``pos_embed`` starts from ground-aligned sin-cos codes. None of this
 changes the architecture, the package or the sampler. Every stage writes a checkpoint in
-``--workdir`` and is skipped when its checkpoint exists, so a crash loses at most one stage.
+``--workdir`` and is skipped when its checkpoint exists (the tokenizer stages and the denoiser
+also resume from a checkpoint every 200 steps), so a crash loses at most 200 steps. The knobs
+and recipes live in ``config.py``, the tokenizer stages in ``tokenizers.py``.
 
-CLI: ``python -m models.demo.train --workdir /tmp/copgen-demo --out resources/models/copgen-demo``
+CLI: ``python -m models.demo.train [--recipe 2] --workdir /tmp/copgen-demo --out
+resources/models/copgen-demo`` (``--only KEY``: just that tokenizer stage).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +34,18 @@ import torch
 
 from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_file
-from models.configs import LATENT_CHANNELS, BackboneConfig, ModalityConfig, VAEConfig
+from models.configs import BackboneConfig, ModalityConfig
 from models.demo import data as dm
+from models.demo.config import RECIPES, TrainConfig, check_workdir
 from models.demo.package_readme import write_readme
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
+from models.demo.tokenizers import (
+    encode_all,
+    save_checkpoint,
+    scale_factor_of,
+    train_vae,
+    vae_config,
+)
 from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import ManifestInfo
 from models.onnx_export import ExportOptions
@@ -45,200 +56,6 @@ log = logging.getLogger(__name__)
 MODEL_ID = "copgen-demo"
 TITLE = "COP-GEN demo model trained on synthetic scenes, not COP-GEN's weights"
 LICENCE = "GPL-2.0-or-later"
-KL_WEIGHT: dict[str, float] = {}  # per key; all use the default now
-KL_DEFAULT = 1e-5
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
-
-    recipe: int = 1  # RECIPES[recipe] gives the defaults; 1 = the first shipped demo model
-    seed: int = 0
-    scenes: int = 2000
-    # tokenizer steps per modality: S2 matters most (gap fills), S1 is mostly speckle, the DEM's
-    # 32 px images are cheap and its network-space relief is tiny
-    vae_steps_dem: int = 800
-    vae_steps_lulc: int = 800
-    vae_steps_s1: int = 300
-    vae_steps_s2: int = 4000
-    vae_batch: int = 8
-    vae_crop: int = 48  # full footprints: GroupNorm statistics of crops shift the output level
-    vae_lr: float = 2e-3
-    vae_ch: int = 64
-    vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
-    vae_res_blocks: int = 0
-    # the S2 tokenizer (issue 19): latent channels, image pixels per latent cell, and the
-    # weight of an L1 term on the pixel gradients (parcel edges, shorelines) beside the MSE
-    s2_z_channels: int = 8
-    s2_factor: int = 4
-    s2_edge_weight: float = 0.0
-    denoiser_steps: int = 8000
-    denoiser_batch: int = 32
-    lr: float = 8e-4
-    warmup: int = 100
-    ema: float = 0.999
-    # share of samples in which a random subset of modalities is held clean at t = 0, as the
-    # conditions are at inference; the official recipe (0.0) learns the cross-modal mappings
-    # only after hundreds of thousands of steps, far beyond a CPU budget
-    clean_frac: float = 0.5
-    # eps-MSE weight 1/alpha_bar (= SNR + 1, the v-prediction loss) capped here; 1.0 = the
-    # official unweighted loss, which all but ignores the high-noise steps where the layout,
-    # and so the use of the conditions, is decided
-    loss_weight_cap: float = 50.0
-    # 1: start pos_embed from 2-D sin-cos codes of each token's ground position, shared by
-    # all modalities, so that "same place" is known from step 0 instead of learned
-    spatial_init: int = 1
-    embed_dim: int = 120  # 128 would pass the 20 MB package limit by a hair
-    depth: int = 6
-    num_heads: int = 4
-    threads: int = 2
-
-    def latents(self) -> dict[str, tuple[int, int]]:
-        """(latent channels, factor) per key where it departs from data.demo_specs' default."""
-        if (self.s2_z_channels, self.s2_factor) == (LATENT_CHANNELS, dm.DOWNSAMPLING):
-            return {}
-        return {dm.S2_KEY: (self.s2_z_channels, self.s2_factor)}
-
-    def specs(self, scales: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
-        return dm.demo_specs(scales, self.latents())
-
-
-# Recipe 1 is the first shipped demo model (soft S2: 303 DN, gradient ratio 0.54); recipe 2 is
-# issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md.
-RECIPES: dict[int, TrainConfig] = {
-    1: TrainConfig(),
-    2: TrainConfig(recipe=2, vae_steps_s2=6000, s2_z_channels=32, s2_edge_weight=0.5,
-                   threads=1),
-}
-
-
-def vae_config(spec: ModalityConfig, cfg: TrainConfig) -> VAEConfig:
-    """ch 64, not 32: GroupNorm(32) over 32 channels is one channel per group, which wipes
-    each channel's spatial mean before ``conv_out`` so the decoder cannot set absolute levels
-    (brightness, elevation); 2 channels per group can. No res blocks in the encoder keeps the
-    four tokenizers at ~14 MB and the step as cheap as ch 32 with one block."""
-    channels, lat = spec.latent_shape[0], spec.latent_shape[1]
-    levels = round(math.log2(spec.image_shape[1] // lat)) + 1  # 1 + downsamplings
-    ch_mult = cfg.vae_ch_mult if len(cfg.vae_ch_mult) == levels else (cfg.vae_ch_mult[0],) * levels
-    return VAEConfig(in_channels=spec.image_shape[0], resolution=spec.image_shape[1],
-                     ch=cfg.vae_ch, ch_mult=ch_mult, num_res_blocks=cfg.vae_res_blocks,
-                     z_channels=channels)
-
-
-def vae_steps(key: str, cfg: TrainConfig) -> int:
-    return {dm.DEM_KEY: cfg.vae_steps_dem, dm.LULC_KEY: cfg.vae_steps_lulc,
-            dm.S1_KEY: cfg.vae_steps_s1, dm.S2_KEY: cfg.vae_steps_s2}[key]
-
-
-def save_checkpoint(state: Mapping[str, object], path: Path) -> None:
-    """Write a sibling then rename: a kill mid-save leaves the previous checkpoint whole, and
-    a resumed run's memory-mapped tensors (``load_file``) keep their file (truncating it in
-    place is a SIGBUS)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(state), tmp)
-    tmp.replace(path)
-
-
-def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random rot90/flip: the tokenizer is a compressor, orientation does not matter to it."""
-    x = np.rot90(x, k=int(rng.integers(4)), axes=(-2, -1))
-    return np.ascontiguousarray(x[..., ::-1] if rng.random() < 0.5 else x)
-
-
-def edge_l1(rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Mean L1 error of the horizontal and vertical pixel differences: the MSE alone lets a
-    small latent trade every edge for a blur of the right mean; this term charges for it."""
-    dx = (rec[..., :, 1:] - rec[..., :, :-1]) - (x[..., :, 1:] - x[..., :, :-1])
-    dy = (rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])
-    return 0.5 * (dx.abs().mean() + dy.abs().mean())
-
-
-VaeCallback = Callable[[int, AutoencoderKL], None]
-
-
-def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig,
-              ckpt: Path | None = None, callback: VaeCallback | None = None,
-              every: int = 500, save_every: int = 200) -> AutoencoderKL:
-    """MSE reconstruction + small KL (+ the S2 edge term) on full footprints.
-
-    ``ckpt``: resume from / save to it every ``save_every`` steps (the S2 stage of recipe 2
-    is over an hour on one core); ``callback(step, vae)`` every ``every`` steps (the trials'
-    figures). A resumed run ends with the same weights as an uninterrupted one.
-    """
-    torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
-    rng = np.random.default_rng([cfg.seed, dm.DEMO_KEYS.index(key), 11])
-    vae = AutoencoderKL(vae_config(spec, cfg))
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    steps = vae_steps(key, cfg)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.vae_lr, total_steps=steps,
-                                                pct_start=0.05)
-    start = 0
-    if ckpt is not None and ckpt.is_file():
-        state = load_file(ckpt)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start = int(state["step"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resumed the %s tokenizer at step %d of %d", key, start, steps)
-    size = spec.image_shape[1]
-    crop = min(cfg.vae_crop, size)
-    n = len(data[key])
-    kl_w = KL_WEIGHT.get(key, KL_DEFAULT)
-    edge_w = cfg.s2_edge_weight if key == dm.S2_KEY else 0.0
-    t0 = time.perf_counter()
-    for step in range(start, steps):
-        rows = rng.integers(0, n, cfg.vae_batch)
-        y0, x0 = rng.integers(0, size - crop + 1, 2) // 8 * 8
-        x = dm.network_batch(data, key, rows)[..., y0:y0 + crop, x0:x0 + crop]
-        x = torch.from_numpy(_augment(x, rng))
-        moments = vae.encode_moments(x)
-        mean, logvar = torch.chunk(moments, 2, dim=1)
-        logvar = logvar.clamp(-30.0, 20.0)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        rec = vae.decoder(vae.post_quant_conv(z))
-        mse = torch.mean((rec - x) ** 2)
-        kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1.0 - logvar)
-        loss = mse + kl_w * kl
-        if edge_w:
-            loss = loss + edge_w * edge_l1(rec, x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            log.info("vae %s step %d mse %.5f kl %.3f (%.2f s/step)", key, step, mse.item(),
-                     kl.item(), (time.perf_counter() - t0) / (step + 1 - start))
-        if ckpt is not None and ((step + 1) % save_every == 0 or step + 1 == steps):
-            save_checkpoint({"model": vae.state_dict(), "opt": opt.state_dict(),
-                             "sched": sched.state_dict(), "step": step + 1,
-                             "rng": rng.bit_generator.state,
-                             "torch_rng": torch.get_rng_state()}, ckpt)
-        if callback is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            callback(step + 1, vae.eval())
-            vae.train()
-    return vae.eval()
-
-
-@torch.no_grad()
-def encode_all(vae: AutoencoderKL, key: str, data: Mapping[str, np.ndarray],
-               batch: int = 64) -> np.ndarray:
-    """Unscaled posterior moments (N, 16, h, w) of every footprint, as the official cache."""
-    out = [vae.encode_moments(torch.from_numpy(dm.network_batch(data, key, np.arange(i, min(
-        i + batch, len(data[key])))))).numpy() for i in range(0, len(data[key]), batch)]
-    return np.concatenate(out)
-
-
-def scale_factor_of(moments: np.ndarray, seed: int, count: int = 500) -> float:
-    """1 / std of posterior samples (the official ``compute_scaling_factor`` recipe)."""
-    rng = np.random.default_rng([seed, 23])
-    m = moments[rng.choice(len(moments), min(count, len(moments)), replace=False)]
-    mean, logvar = np.split(m, 2, axis=1)
-    z = mean + np.exp(0.5 * np.clip(logvar, -30, 20)) * rng.standard_normal(mean.shape)
-    return float(1.0 / z.std())
 
 
 def alphas_cumprod() -> torch.Tensor:
@@ -335,30 +152,6 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
                              "rng": rng.bit_generator.state,
                              "torch_rng": torch.get_rng_state()}, ckpt)
     return ema, losses
-
-
-DENOISER_FIELDS = frozenset({"denoiser_steps", "denoiser_batch", "lr", "warmup", "ema",
-                             "clean_frac", "loss_weight_cap", "spatial_init", "embed_dim",
-                             "depth", "num_heads"})
-
-
-def check_workdir(cfg: TrainConfig, workdir: Path) -> None:
-    """A workdir holds one run: resuming it with another config would mix two recipes'
-    checkpoints, so the first call records the config and later ones must match it. The
-    thread count changes speed, not the recipe; the denoiser's knobs may still change while
-    no denoiser checkpoint exists (tokenizer stages banked before its length is decided)."""
-    path = workdir / "config.json"
-    mine = json.loads(json.dumps(dataclasses.asdict(cfg)))
-    free = {"threads"} | (set() if (workdir / "denoiser.pt").is_file() else DENOISER_FIELDS)
-    if path.is_file():
-        theirs = json.loads(path.read_text())
-        diff = sorted(k for k in mine.keys() | theirs.keys()
-                      if k not in free and mine.get(k) != theirs.get(k))
-        if diff:
-            raise SystemExit(f"{workdir} holds a run with another config ({', '.join(diff)} "
-                             f"differ, see {path}): resume it with the same options or use "
-                             "another --workdir")
-    path.write_text(json.dumps(mine, indent=2))
 
 
 def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] = ()
