@@ -56,6 +56,9 @@ def demo_specs(scale_factors: Mapping[str, float] | None = None,
             latent_shape=(channels, size // factor, size // factor),
             scale_factor=float(scale_factors.get(key, 1.0)),
             vae_folder=None,
+            # a token always covers 8 x 8 image pixels: a finer latent gets a larger patch, so
+            # the denoiser's token count (and cost) does not grow with it
+            patch=None if factor == DOWNSAMPLING else 2 * DOWNSAMPLING // factor,
         )
         assert size * (base.pixel_size_m or 0) == FOOTPRINT_M, key
     return specs

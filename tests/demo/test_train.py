@@ -75,6 +75,11 @@ def test_s2_latent_shape_follows_the_config(channels: int, factor: int) -> None:
         image = vae.decoder(vae.post_quant_conv(moments[:, :channels]))
     assert moments.shape == (1, 2 * channels, 48 // factor, 48 // factor)
     assert image.shape == (1, 4, 48, 48)
+    # a finer latent gets a larger patch: the denoiser keeps recipe 1's 116 tokens
+    bcfg = BackboneConfig.for_modalities(specs.values(), 64, 2, 4)
+    assert bcfg.num_tokens == 116
+    s2 = dict((m[0], m) for m in bcfg.modalities)[dm.S2_KEY]
+    assert s2[1:] == (channels, 48 // factor, 48 // factor, 8 // factor)
 
 
 def test_recipe_1_is_unchanged() -> None:
@@ -118,7 +123,7 @@ def test_a_resumed_tokenizer_stage_ends_where_an_uninterrupted_one_does(tmp_path
 def test_a_workdir_refuses_another_recipe(tmp_path) -> None:
     dc.check_workdir(dc.RECIPES[2], tmp_path)
     dc.check_workdir(dataclasses.replace(dc.RECIPES[2], threads=2), tmp_path)  # speed only
-    with pytest.raises(SystemExit, match="s2_z_channels"):
+    with pytest.raises(SystemExit, match="s2_factor"):
         dc.check_workdir(dc.RECIPES[1], tmp_path)
     longer = dataclasses.replace(dc.RECIPES[2], denoiser_steps=12000)
     dc.check_workdir(longer, tmp_path)  # no denoiser checkpoint yet: still open
