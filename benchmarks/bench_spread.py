@@ -20,11 +20,11 @@ prints, over the true gap pixels (all four bands, DN):
 Oracle rows, one per setting: the generator's own N redraws of what the conditions leave open,
 so each model figure has its ceiling beside it: ``cover``+``optical``+``radar`` (``dem``: same
 relief, season and sun), ``optical``+``radar`` (``dem+s1``: S1 sees the cover through its
-backscatter, so the generator's nearest redraw holds the cover; its spread is therefore a lower
-bound for ``dem+s1``) and ``optical`` (``dem+s1+lulc``). The truth is exchangeable with such
-redraws, so their coverage is what a calibrated sampler attains with N samples (well under 90 %
-at N = 8, whatever the conditions). They use no observed pixels, so they bound the spread from
-above.
+backscatter and the generator cannot redraw "the cover given S1", so this redraw holds the
+cover) and ``optical`` (``dem+s1+lulc``). The truth is exchangeable with such redraws, so their
+coverage is what a calibrated sampler attains with N samples (well under 90 % at N = 8,
+whatever the conditions). Their spread ignores the observed pixels around the gap, which tell
+the model more (an upper bound), except for ``dem+s1``, whose held cover tells it less.
 
 The S2 tokenizer's round trip (issue 19): encode and decode (posterior mean, the package's own
 ONNX graphs) of ``--tokenizer-scenes`` held-back footprints, RMSE in DN and the ratio of mean
