@@ -74,7 +74,7 @@ class TrainConfig:
 # issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md.
 RECIPES: dict[int, TrainConfig] = {
     1: TrainConfig(),
-    2: TrainConfig(recipe=2, vae_steps_s2=4000, s2_factor=2, s2_edge_weight=0.5, threads=1),
+    2: TrainConfig(recipe=2, vae_steps_s2=4000, s2_factor=2, threads=1),
 }
 
 
