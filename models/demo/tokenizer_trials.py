@@ -24,6 +24,7 @@ import torch
 
 from copgen_plugin.engine.modalities import denormalise, normalise_image
 from models.autoencoder import AutoencoderKL
+from models.checkpoints import load_file
 from models.demo import data as dm
 from models.demo.config import RECIPES, TrainConfig
 from models.demo.fidelity import held_back_s2, roundtrip_figures
@@ -96,12 +97,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shapes", type=Path, default=None,
                         help="instead of training: export random-weight packages of each "
                              "trial's shapes here and print their size, tokens and step time")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="instead of training: grade these S2 tokenizer weights (a stage's "
+                             "vae_*.pt or vae_*.partial.pt) built as the first trial says")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     torch.set_num_threads(args.threads)
     base = dataclasses.replace(RECIPES[1], scenes=args.scenes, vae_steps_s2=args.steps,
                                threads=args.threads)
     trials = [parse_trial(t, base) for t in args.trials]
+    if args.checkpoint is not None:
+        name, cfg = trials[0]
+        state = load_file(args.checkpoint)
+        vae = AutoencoderKL(vae_config(cfg.specs()[dm.S2_KEY], cfg))
+        vae.load_state_dict(state.get("model", state))
+        rmse, ratio = s2_roundtrip(vae.eval(), cfg, held_back_s2())
+        step = f" step {int(state['step'])}" if "step" in state else ""
+        print(f"checkpoint {args.checkpoint}{step} ({name}): rmse {rmse:.1f} gradient "
+              f"{ratio:.3f}")
+        return 0
     if args.shapes is not None:
         for name, cfg in trials:
             line = shape_check(name, cfg, args.shapes)
