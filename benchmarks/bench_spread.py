@@ -17,12 +17,30 @@ prints, over the true gap pixels (all four bands, DN):
   gap-shaped blobs, ``fill/selfcheck.hide_blobs``, generated in a separate run), so the
   self-check's own error is known.
 
-Oracle rows: the generator's own redraws of what the conditions leave open: ``optical`` only
-("all conditions": same ground, same season and sun), or ``cover``+``optical``+``radar``
-("DEM only"). They use no observed pixels, so they bound the spread from above.
+Oracle rows, one per setting: the generator's own N redraws of what the conditions leave open,
+so each model figure has its ceiling beside it: ``cover``+``optical``+``radar`` (``dem``: same
+relief, season and sun), ``optical``+``radar`` (``dem+s1``: S1 sees the cover through its
+backscatter and the generator cannot redraw "the cover given S1", so this redraw holds the
+cover) and ``optical`` (``dem+s1+lulc``). The truth is exchangeable with such redraws, so their
+coverage is what a calibrated sampler attains with N samples (well under 90 % at N = 8,
+whatever the conditions). Their spread ignores the observed pixels around the gap, which tell
+the model more (an upper bound), except for ``dem+s1``, whose held cover tells it less.
+
+The S2 tokenizer's round trip (issue 19): encode and decode (posterior mean, the package's own
+ONNX graphs) of ``--tokenizer-scenes`` held-back footprints, RMSE in DN and the ratio of mean
+pixel-gradient magnitudes (``models/demo/fidelity.py``): what no sampler can give back.
+
+The last lines are for scripts, exactly (one ``coverage`` line per setting, all conditions for
+the ensemble RMSE, harmonised)::
+
+    tokenizer: rmse <DN> gradient <ratio>
+    coverage dem: model <percent> oracle <percent>
+    coverage dem+s1: model <percent> oracle <percent>
+    coverage dem+s1+lulc: model <percent> oracle <percent>
+    ensemble rmse: model <DN> gdal <DN>
 
 Run: ``.venv/bin/python benchmarks/bench_spread.py [--package P ...] [--scenes 6 --samples 8
---steps 20]``
+--steps 20 --tokenizer-scenes 32]``
 """
 
 from __future__ import annotations
@@ -43,31 +61,41 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from copgen_plugin.engine import CopgenEngine, GenerationRequest, PartialObservation  # noqa: E402
+from copgen_plugin.engine.modalities import denormalise, normalise_image  # noqa: E402
 from copgen_plugin.fill.scores import Scores  # noqa: E402
 from copgen_plugin.fill.selfcheck import check_seed, hide_blobs  # noqa: E402
 from copgen_plugin.geo.baseline import distance_to_observed, fill_nodata  # noqa: E402
 from models.demo.data import (  # noqa: E402
     DEM_KEY,
-    HELD_OUT_SEED,
     LULC_KEY,
     S1_KEY,
     S2_KEY,
     scene_rasters,
+)
+from models.demo.fidelity import (  # noqa: E402
+    TOKENIZER_SCENES,
+    TOKENIZER_SEED,
+    held_back_s2,
+    roundtrip_figures,
 )
 from models.demo.make_scene import cloud_gap  # noqa: E402
 from models.demo.world import FOOTPRINT_PX, generate_scene  # noqa: E402
 
 PACKAGE = REPO / "resources" / "models" / "copgen-demo"
 SETTINGS: dict[str, tuple[str, ...]] = {
-    "DEM": (DEM_KEY,),
-    "DEM+S1": (DEM_KEY, S1_KEY),
-    "DEM+S1+LULC": (DEM_KEY, S1_KEY, LULC_KEY),
+    "dem": (DEM_KEY,),
+    "dem+s1": (DEM_KEY, S1_KEY),
+    "dem+s1+lulc": (DEM_KEY, S1_KEY, LULC_KEY),
 }
+ALL = "dem+s1+lulc"
+# the world's streams (models/demo/world.py) each setting leaves open, redrawn by its oracle
 ORACLES: dict[str, tuple[str, ...]] = {
-    "oracle, DEM only": ("cover", "optical", "radar"),
-    "oracle, all conditions": ("optical",),
+    "dem": ("cover", "optical", "radar"),
+    "dem+s1": ("optical", "radar"),
+    "dem+s1+lulc": ("optical",),
 }
-BENCH_SEED = HELD_OUT_SEED + 500
+GDAL = "GDAL FillNodata"
+BENCH_SEED = TOKENIZER_SEED  # the first held-back footprints (seeds >= HELD_OUT_SEED)
 NEAR_M, FAR_M = 20.0, 50.0
 
 
@@ -98,14 +126,14 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int,
     partial = {S2_KEY: PartialObservation(values=raw[S2_KEY], observed=~gap)}
     rows: dict[str, dict[str, float]] = {}
     runs = [(name, keys, True) for name, keys in SETTINGS.items()]
-    runs.append(("all, not harmonised", SETTINGS["DEM+S1+LULC"], False))
+    runs.append(("all, not harmonised", SETTINGS[ALL], False))
     for name, keys, harmonise in runs:
         req = GenerationRequest(targets=(S2_KEY,), conditions={k: raw[k] for k in keys},
                                 partial=partial, n_samples=n, steps=steps, seed=seed,
                                 batch_size=n, harmonise=harmonise)
         res = engine.generate(req)
         rows[name] = metrics(res.samples[S2_KEY][:, :, gap], truth, dist)
-        if both_ways is not None and name == "DEM+S1+LULC":
+        if both_ways is not None and name == ALL:
             fill = fill_nodata(scene.s2.astype(np.float32), ~gap, max_search_px=200)
             both_ways["true gap"].add(res.samples[S2_KEY][:, :, gap], truth, dist,
                                       fill[:, gap])
@@ -114,11 +142,37 @@ def run_scene(engine: CopgenEngine, seed: int, n: int, steps: int,
         draws = np.stack([
             generate_scene(seed, overrides={s: seed * 1000 + k for s in streams}).s2[:, gap]
             for k in range(n)]).astype(np.float32)
-        rows[name] = metrics(draws, truth)
+        rows[oracle_row(name)] = metrics(draws, truth)
     fill = fill_nodata(scene.s2.astype(np.float32), ~gap, max_search_px=200)[:, gap]
     rmse = float(np.sqrt(np.mean((fill - truth) ** 2)))
-    rows["GDAL FillNodata"] = {"mean_rmse": rmse, "sample_rmse": rmse}
+    rows[GDAL] = {"mean_rmse": rmse, "sample_rmse": rmse}
     return rows
+
+
+def oracle_row(setting: str) -> str:
+    return f"oracle, {setting}"
+
+
+def tokenizer_figures(engine: CopgenEngine, scenes: int) -> tuple[float, float]:
+    """(RMSE DN, gradient ratio) of the package's S2 tokenizer round trip (posterior mean)."""
+    tok = engine.tokenizer(S2_KEY)
+    spec = engine.package.spec(S2_KEY)
+    truth = held_back_s2(scenes)
+    decoded = np.concatenate([denormalise(spec, tok.decode(tok.encode(
+        normalise_image(spec, truth[i:i + 16])))) for i in range(0, scenes, 16)])
+    return roundtrip_figures(truth, decoded)
+
+
+def script_lines(rows: Mapping[str, Mapping[str, float]], tokenizer: tuple[float, float]
+                 ) -> str:
+    """The benchmark's last lines, in the exact form issue 19 fixes for scripts."""
+    lines = [f"tokenizer: rmse {tokenizer[0]:.1f} gradient {tokenizer[1]:.3f}"]
+    for name in SETTINGS:
+        lines.append(f"coverage {name}: model {100 * rows[name]['coverage']:.1f} oracle "
+                     f"{100 * rows[oracle_row(name)]['coverage']:.1f}")
+    lines.append(f"ensemble rmse: model {rows[ALL]['mean_rmse']:.1f} gdal "
+                 f"{rows[GDAL]['mean_rmse']:.1f}")
+    return "\n".join(lines)
 
 
 def _self_check(engine: CopgenEngine, req: GenerationRequest, s2: np.ndarray,
@@ -186,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=6)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--tokenizer-scenes", type=int, default=TOKENIZER_SCENES,
+                        help="held-back footprints of the S2 tokenizer's round trip")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    last: list[str] = []
     for path in args.package or [PACKAGE]:
         engine = CopgenEngine.open(path)
         t0 = time.perf_counter()
@@ -199,10 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{args.scenes} held-back scenes (seeds {BENCH_SEED}..{BENCH_SEED + args.scenes - 1}"
               f"), {args.samples} samples, {args.steps} steps, S2 gap pixels, "
               f"DN = reflectance x 10000")
-        print(table(average(per_scene)))
+        rows = average(per_scene)
+        print(table(rows))
         print(both_ways_table(both))
-        print(f"({time.perf_counter() - t0:.0f} s)\n")
+        tokenizer = tokenizer_figures(engine, args.tokenizer_scenes)
+        print(f"(S2 tokenizer round trip: {args.tokenizer_scenes} held-back footprints; "
+              f"{time.perf_counter() - t0:.0f} s)\n")
         engine.close()
+        last.append(script_lines(rows, tokenizer))
+    print("\n\n".join(last))  # the last lines: one block per package, the last package last
     return 0
 
 

@@ -46,6 +46,7 @@ class ModalityConfig:
     pixel_size_m: float | None = None
     scale_factor: float | None = None
     vae_folder: str | None = None
+    patch: int | None = None  # the official ``patch_size`` per modality; None = the default
 
     @property
     def is_image(self) -> bool:
@@ -53,7 +54,10 @@ class ModalityConfig:
 
     @property
     def patch_size(self) -> int:
-        """Backbone patch size: 2 for image latents, 1 for the two 3-vector scalars."""
+        """Backbone patch size: 2 for image latents, 1 for the two 3-vector scalars (COP-GEN's),
+        unless ``patch`` says otherwise (the demo's factor-2 S2 latent takes 4)."""
+        if self.patch is not None:
+            return self.patch
         return 2 if self.is_image else 1
 
     @property

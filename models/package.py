@@ -134,8 +134,11 @@ def export_package(
                 raise ValueError(f"{key}: VAE built for {vae.config.in_channels} channels at "
                                  f"{vae.config.resolution} px, the table says {spec.image_shape}")
             scale_factors[key] = vae.scale_factor
+            tree = architecture_of_vae(vae)
             if "vae" not in arch:
-                arch["vae"] = architecture_of_vae(vae)
+                arch["vae"] = tree
+            elif tree != arch["vae"]:  # e.g. the demo's recipe 2: a wider S2 latent
+                arch.setdefault("vae_by_modality", {})[key] = tree
             export_encoder(vae, staging / encoder_file(key), options)
             export_decoder(vae, staging / decoder_file(key), options)
             del vae

@@ -34,19 +34,31 @@ HELD_OUT_SEED = 1_000_000  # scene seeds >= this are never used for training
 DOWNSAMPLING = 4  # image pixels per latent cell (2 downsampling levels)
 
 
-def demo_specs(scale_factors: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
-    """COP-GEN specs of the four demo modalities, resized to the demo footprint."""
+def demo_specs(scale_factors: Mapping[str, float] | None = None,
+               latents: Mapping[str, tuple[int, int]] | None = None
+               ) -> dict[str, ModalityConfig]:
+    """COP-GEN specs of the four demo modalities, resized to the demo footprint.
+
+    ``latents`` maps a key to (latent channels, downsampling factor) where a recipe departs
+    from (LATENT_CHANNELS, DOWNSAMPLING) (recipe 2: a sharper S2 tokenizer, issue 19); the
+    manifest carries the resulting latent shape, so the engine needs nothing else.
+    """
     scale_factors = scale_factors or {}
+    latents = latents or {}
     specs = {}
     for key in DEMO_KEYS:
         base = MODALITIES[key]
         size = FOOTPRINT_PX // DEM_FACTOR if key == DEM_KEY else FOOTPRINT_PX
+        channels, factor = latents.get(key, (LATENT_CHANNELS, DOWNSAMPLING))
         specs[key] = dataclasses.replace(
             base,
             image_shape=(base.image_shape[0], size, size),
-            latent_shape=(LATENT_CHANNELS, size // DOWNSAMPLING, size // DOWNSAMPLING),
+            latent_shape=(channels, size // factor, size // factor),
             scale_factor=float(scale_factors.get(key, 1.0)),
             vae_folder=None,
+            # a token always covers 8 x 8 image pixels: a finer latent gets a larger patch, so
+            # the denoiser's token count (and cost) does not grow with it
+            patch=None if factor == DOWNSAMPLING else 2 * DOWNSAMPLING // factor,
         )
         assert size * (base.pixel_size_m or 0) == FOOTPRINT_M, key
     return specs

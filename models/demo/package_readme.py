@@ -19,8 +19,9 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   16 x 16 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
   8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 48 x 48 px),
   `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 48 x 48 px).
-* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4): the
-  tokenizers downsample by 4, not 8 (a 2 x 2 DEM latent could not hold the relief).
+* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4, S2
+  {s2_latent}): the tokenizers downsample by 4, not 8 (a 2 x 2 DEM latent could not hold the
+  relief).
 * Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch {vae_ch},
   ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the decoder).
   fp32 ONNX, {megabytes:.1f} MB in all.
@@ -42,7 +43,7 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   measure the use of the conditions, the calibration of the spread and the fill error.
 * Licence: GPL-2.0-or-later, as the plugin (the weights derive only from the project's code).
 
-Reproduce: `python -m models.demo.train --workdir /tmp/copgen-demo --out
+Reproduce: `python -m models.demo.train --recipe {recipe} --workdir /tmp/copgen-demo --out
 resources/models/copgen-demo` (about {minutes} minutes on 2 shared CPU cores).
 """
 
@@ -53,6 +54,12 @@ _FIELDS = ("embed_dim", "depth", "num_heads", "scenes", "vae_steps_s2", "vae_ste
            "clean_frac", "loss_weight_cap", "spatial_init")
 
 
+def s2_latent(cfg: Mapping[str, Any]) -> tuple[int, int, int]:
+    """The S2 latent shape of a training config (recipe 1's when the keys are absent)."""
+    side = 48 // cfg.get("s2_factor", 4)
+    return cfg.get("s2_z_channels", 8), side, side
+
+
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
                  losses: Sequence[float], minutes: str = "55-65") -> Path:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
@@ -60,7 +67,8 @@ def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
         footprint=480, megabytes=size, first=0, last=cfg["scenes"] - 1,
         final_loss=f"{losses[-1]:.4f}" if losses else "n/a",
         scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()), minutes=minutes,
-        **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]))
+        **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]),
+        recipe=cfg.get("recipe", 1), s2_latent=" x ".join(map(str, s2_latent(cfg))))
     path = out / "README.md"
     path.write_text(text, encoding="utf-8")
     return path

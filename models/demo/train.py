@@ -9,9 +9,12 @@ a share of the samples holds a random subset of modalities clean at t = 0, as co
 inference; the eps MSE is weighted by 1/alpha_bar (capped), so the high-noise steps where the
 layout is decided count; ``pos_embed`` starts from ground-aligned sin-cos codes. None of this
 changes the architecture, the package or the sampler. Every stage writes a checkpoint in
-``--workdir`` and is skipped when its checkpoint exists, so a crash loses at most one stage.
+``--workdir`` and is skipped when its checkpoint exists (the tokenizer stages and the denoiser
+also resume from a checkpoint every 200 steps), so a crash loses at most 200 steps. The knobs
+and recipes live in ``config.py``, the tokenizer stages in ``tokenizers.py``.
 
-CLI: ``python -m models.demo.train --workdir /tmp/copgen-demo --out resources/models/copgen-demo``
+CLI: ``python -m models.demo.train [--recipe 2] --workdir /tmp/copgen-demo --out
+resources/models/copgen-demo`` (``--only KEY``: just that tokenizer stage).
 """
 
 from __future__ import annotations
@@ -31,10 +34,18 @@ import torch
 
 from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_file
-from models.configs import BackboneConfig, ModalityConfig, VAEConfig
+from models.configs import BackboneConfig, ModalityConfig
 from models.demo import data as dm
+from models.demo.config import RECIPES, TrainConfig, check_workdir
 from models.demo.package_readme import write_readme
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
+from models.demo.tokenizers import (
+    encode_all,
+    save_checkpoint,
+    scale_factor_of,
+    train_vae,
+    vae_config,
+)
 from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import ManifestInfo
 from models.onnx_export import ExportOptions
@@ -45,125 +56,6 @@ log = logging.getLogger(__name__)
 MODEL_ID = "copgen-demo"
 TITLE = "COP-GEN demo model trained on synthetic scenes, not COP-GEN's weights"
 LICENCE = "GPL-2.0-or-later"
-KL_WEIGHT: dict[str, float] = {}  # per key; all use the default now
-KL_DEFAULT = 1e-5
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
-
-    seed: int = 0
-    scenes: int = 2000
-    # tokenizer steps per modality: S2 matters most (gap fills), S1 is mostly speckle, the DEM's
-    # 32 px images are cheap and its network-space relief is tiny
-    vae_steps_dem: int = 800
-    vae_steps_lulc: int = 800
-    vae_steps_s1: int = 300
-    vae_steps_s2: int = 4000
-    vae_batch: int = 8
-    vae_crop: int = 48  # full footprints: GroupNorm statistics of crops shift the output level
-    vae_lr: float = 2e-3
-    vae_ch: int = 64
-    vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
-    vae_res_blocks: int = 0
-    denoiser_steps: int = 8000
-    denoiser_batch: int = 32
-    lr: float = 8e-4
-    warmup: int = 100
-    ema: float = 0.999
-    # share of samples in which a random subset of modalities is held clean at t = 0, as the
-    # conditions are at inference; the official recipe (0.0) learns the cross-modal mappings
-    # only after hundreds of thousands of steps, far beyond a CPU budget
-    clean_frac: float = 0.5
-    # eps-MSE weight 1/alpha_bar (= SNR + 1, the v-prediction loss) capped here; 1.0 = the
-    # official unweighted loss, which all but ignores the high-noise steps where the layout,
-    # and so the use of the conditions, is decided
-    loss_weight_cap: float = 50.0
-    # 1: start pos_embed from 2-D sin-cos codes of each token's ground position, shared by
-    # all modalities, so that "same place" is known from step 0 instead of learned
-    spatial_init: int = 1
-    embed_dim: int = 120  # 128 would pass the 20 MB package limit by a hair
-    depth: int = 6
-    num_heads: int = 4
-    threads: int = 2
-
-
-def vae_config(spec: ModalityConfig, cfg: TrainConfig) -> VAEConfig:
-    """ch 64, not 32: GroupNorm(32) over 32 channels is one channel per group, which wipes
-    each channel's spatial mean before ``conv_out`` so the decoder cannot set absolute levels
-    (brightness, elevation); 2 channels per group can. No res blocks in the encoder keeps the
-    four tokenizers at ~14 MB and the step as cheap as ch 32 with one block."""
-    return VAEConfig(in_channels=spec.image_shape[0], resolution=spec.image_shape[1],
-                     ch=cfg.vae_ch, ch_mult=cfg.vae_ch_mult, num_res_blocks=cfg.vae_res_blocks)
-
-
-def vae_steps(key: str, cfg: TrainConfig) -> int:
-    return {dm.DEM_KEY: cfg.vae_steps_dem, dm.LULC_KEY: cfg.vae_steps_lulc,
-            dm.S1_KEY: cfg.vae_steps_s1, dm.S2_KEY: cfg.vae_steps_s2}[key]
-
-
-def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random rot90/flip: the tokenizer is a compressor, orientation does not matter to it."""
-    x = np.rot90(x, k=int(rng.integers(4)), axes=(-2, -1))
-    return np.ascontiguousarray(x[..., ::-1] if rng.random() < 0.5 else x)
-
-
-def train_vae(key: str, spec: ModalityConfig, data: Mapping[str, np.ndarray], cfg: TrainConfig
-              ) -> AutoencoderKL:
-    """MSE reconstruction + small KL on random crops (fully convolutional, so crops suffice)."""
-    torch.manual_seed(cfg.seed * 101 + dm.DEMO_KEYS.index(key))
-    rng = np.random.default_rng([cfg.seed, dm.DEMO_KEYS.index(key), 11])
-    vae = AutoencoderKL(vae_config(spec, cfg))
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    steps = vae_steps(key, cfg)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.vae_lr, total_steps=steps,
-                                                pct_start=0.05)
-    size = spec.image_shape[1]
-    crop = min(cfg.vae_crop, size)
-    n = len(data[key])
-    kl_w = KL_WEIGHT.get(key, KL_DEFAULT)
-    t0 = time.perf_counter()
-    for step in range(steps):
-        rows = rng.integers(0, n, cfg.vae_batch)
-        y0, x0 = rng.integers(0, size - crop + 1, 2) // 8 * 8
-        x = dm.network_batch(data, key, rows)[..., y0:y0 + crop, x0:x0 + crop]
-        x = torch.from_numpy(_augment(x, rng))
-        moments = vae.encode_moments(x)
-        mean, logvar = torch.chunk(moments, 2, dim=1)
-        logvar = logvar.clamp(-30.0, 20.0)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        rec = vae.decoder(vae.post_quant_conv(z))
-        mse = torch.mean((rec - x) ** 2)
-        kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1.0 - logvar)
-        loss = mse + kl_w * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            log.info("vae %s step %d mse %.5f kl %.3f (%.2f s/step)", key, step, mse.item(),
-                     kl.item(), (time.perf_counter() - t0) / (step + 1))
-    return vae.eval()
-
-
-@torch.no_grad()
-def encode_all(vae: AutoencoderKL, key: str, data: Mapping[str, np.ndarray],
-               batch: int = 64) -> np.ndarray:
-    """Unscaled posterior moments (N, 16, h, w) of every footprint, as the official cache."""
-    out = [vae.encode_moments(torch.from_numpy(dm.network_batch(data, key, np.arange(i, min(
-        i + batch, len(data[key])))))).numpy() for i in range(0, len(data[key]), batch)]
-    return np.concatenate(out)
-
-
-def scale_factor_of(moments: np.ndarray, seed: int, count: int = 500) -> float:
-    """1 / std of posterior samples (the official ``compute_scaling_factor`` recipe)."""
-    rng = np.random.default_rng([seed, 23])
-    m = moments[rng.choice(len(moments), min(count, len(moments)), replace=False)]
-    mean, logvar = np.split(m, 2, axis=1)
-    z = mean + np.exp(0.5 * np.clip(logvar, -30, 20)) * rng.standard_normal(mean.shape)
-    return float(1.0 / z.std())
 
 
 def alphas_cumprod() -> torch.Tensor:
@@ -254,17 +146,22 @@ def train_denoiser(moments: Mapping[str, np.ndarray], scales: Mapping[str, float
                      " ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in zip(keys, avg, strict=True)),
                      sched.get_last_lr()[0], (time.perf_counter() - t0) / (step + 1 - start))
         if (step + 1) % 200 == 0 or step + 1 == total:
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
-                        "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step + 1,
-                        "losses": losses, "rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state()}, ckpt)
+            save_checkpoint({"model": model.state_dict(), "ema": ema.state_dict(),
+                             "opt": opt.state_dict(), "sched": sched.state_dict(),
+                             "step": step + 1, "losses": losses,
+                             "rng": rng.bit_generator.state,
+                             "torch_rng": torch.get_rng_state()}, ckpt)
     return ema, losses
 
 
-def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
+def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] = ()
+        ) -> Path | None:
+    """All stages, each skipped when its checkpoint exists; ``only``: just these tokenizer
+    stages (e.g. the S2 one, to bank CPU time in a session too short for the whole run)."""
     torch.set_num_threads(cfg.threads)
     workdir.mkdir(parents=True, exist_ok=True)
-    specs = dm.demo_specs()
+    check_workdir(cfg, workdir)
+    specs = cfg.specs()
     t0 = time.perf_counter()
     data = dm.build_dataset(range(cfg.seed * 1_000_003 % dm.HELD_OUT_SEED,
                                  cfg.seed * 1_000_003 % dm.HELD_OUT_SEED + cfg.scenes), specs)
@@ -273,14 +170,18 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
     moments: dict[str, np.ndarray] = {}
     scales: dict[str, float] = {}
     for key in dm.DEMO_KEYS:
+        if only and key not in only:
+            continue
         path = workdir / f"vae_{key}.pt"
         if path.is_file():
             vae = AutoencoderKL(vae_config(specs[key], cfg))
             vae.load_state_dict(load_file(path))
             vae.eval()
         else:
-            vae = train_vae(key, specs[key], data, cfg)
-            torch.save(vae.state_dict(), path)
+            partial = workdir / f"vae_{key}.partial.pt"
+            vae = train_vae(key, specs[key], data, cfg, partial)
+            save_checkpoint(vae.state_dict(), path)
+            partial.unlink(missing_ok=True)
         moments[key] = encode_all(vae, key, data)
         scales[key] = scale_factor_of(moments[key], cfg.seed)
         vae.scale_factor = scales[key]
@@ -288,8 +189,12 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None) -> Path | None:
         log.info("%s: scale factor %.4f (%.0f s so far)", key, scales[key],
                  time.perf_counter() - t0)
     del data
+    if only:
+        log.info("stages %s done (%.0f s); run again without --only to continue",
+                 ", ".join(only), time.perf_counter() - t0)
+        return None
     (workdir / "scales.json").write_text(json.dumps(scales, indent=2))
-    specs = dm.demo_specs(scales)
+    specs = cfg.specs(scales)
     ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
     minutes = (time.perf_counter() - t0) / 60
     summary = {"config": dataclasses.asdict(cfg), "scale_factors": scales,
@@ -305,7 +210,7 @@ def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
         CopgenUViT, dict[str, AutoencoderKL], dict[str, ModalityConfig], list, int]:
     """The VAEs and the denoiser's EMA from a (possibly still running) run's checkpoints."""
     scales = json.loads((workdir / "scales.json").read_text())
-    specs = dm.demo_specs(scales)
+    specs = cfg.specs(scales)
     vaes = {}
     for key in dm.DEMO_KEYS:
         vae = AutoencoderKL(vae_config(specs[key], cfg), scale_factor=scales[key])
@@ -355,14 +260,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="package folder to (re)write")
     parser.add_argument("--export-only", action="store_true",
                         help="export the latest checkpoints of --workdir without training")
+    parser.add_argument("--only", action="append", choices=dm.DEMO_KEYS, default=[],
+                        help="train only this tokenizer stage (repeatable), then stop")
+    recipe = argparse.ArgumentParser(add_help=False)
+    recipe.add_argument("--recipe", type=int, default=1, choices=sorted(RECIPES))
+    base = RECIPES[recipe.parse_known_args(argv)[0].recipe]
     for f in dataclasses.fields(TrainConfig):
         if f.type in _CLI_TYPES:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=_CLI_TYPES[f.type],
-                                default=f.default)
+                                default=getattr(base, f.name))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                         if f.type in _CLI_TYPES})
+    cfg = dataclasses.replace(base, **{f.name: getattr(args, f.name)
+                                       for f in dataclasses.fields(TrainConfig)
+                                       if f.type in _CLI_TYPES})
     if args.export_only:
         if args.out is None:
             parser.error("--export-only needs --out")
@@ -370,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, vaes, specs, losses, step = load_trained(cfg, args.workdir)
         out = export_demo(args.out, model, vaes, specs, cfg, losses, step)
     else:
-        out = run(cfg, args.workdir, args.out)
+        out = run(cfg, args.workdir, args.out, args.only)
     if out is not None:
         print(out)
     return 0

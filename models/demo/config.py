@@ -1,0 +1,102 @@
+"""The demo training run's knobs: ``TrainConfig``, the recipes, and the workdir's guard.
+
+Recipe 1 is the first shipped demo model; recipe 2 (issue 19) changes the S2 tokenizer. A run's
+workdir records its config so that resuming across sessions cannot mix two recipes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from models.configs import LATENT_CHANNELS, ModalityConfig
+from models.demo import data as dm
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a run; the whole run is reproducible from it (CPU, fixed thread count)."""
+
+    recipe: int = 1  # RECIPES[recipe] gives the defaults; 1 = the first shipped demo model
+    seed: int = 0
+    scenes: int = 2000
+    # tokenizer steps per modality: S2 matters most (gap fills), S1 is mostly speckle, the DEM's
+    # 32 px images are cheap and its network-space relief is tiny
+    vae_steps_dem: int = 800
+    vae_steps_lulc: int = 800
+    vae_steps_s1: int = 300
+    vae_steps_s2: int = 4000
+    vae_batch: int = 8
+    vae_crop: int = 48  # full footprints: GroupNorm statistics of crops shift the output level
+    vae_lr: float = 2e-3
+    vae_ch: int = 64
+    vae_ch_mult: tuple[int, ...] = (1, 1, 1)  # 2 downsamplings: factor 4 (data.DOWNSAMPLING)
+    vae_res_blocks: int = 0
+    # the S2 tokenizer (issue 19): latent channels, image pixels per latent cell, and the
+    # weight of an L1 term on the pixel gradients (parcel edges, shorelines) beside the MSE
+    s2_z_channels: int = 8
+    s2_factor: int = 4
+    s2_edge_weight: float = 0.0
+    denoiser_steps: int = 8000
+    denoiser_batch: int = 32
+    lr: float = 8e-4
+    warmup: int = 100
+    ema: float = 0.999
+    # share of samples in which a random subset of modalities is held clean at t = 0, as the
+    # conditions are at inference; the official recipe (0.0) learns the cross-modal mappings
+    # only after hundreds of thousands of steps, far beyond a CPU budget
+    clean_frac: float = 0.5
+    # eps-MSE weight 1/alpha_bar (= SNR + 1, the v-prediction loss) capped here; 1.0 = the
+    # official unweighted loss, which all but ignores the high-noise steps where the layout,
+    # and so the use of the conditions, is decided
+    loss_weight_cap: float = 50.0
+    # 1: start pos_embed from 2-D sin-cos codes of each token's ground position, shared by
+    # all modalities, so that "same place" is known from step 0 instead of learned
+    spatial_init: int = 1
+    embed_dim: int = 120  # 128 would pass the 20 MB package limit by a hair
+    depth: int = 6
+    num_heads: int = 4
+    threads: int = 2
+
+    def latents(self) -> dict[str, tuple[int, int]]:
+        """(latent channels, factor) per key where it departs from data.demo_specs' default."""
+        if (self.s2_z_channels, self.s2_factor) == (LATENT_CHANNELS, dm.DOWNSAMPLING):
+            return {}
+        return {dm.S2_KEY: (self.s2_z_channels, self.s2_factor)}
+
+    def specs(self, scales: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
+        return dm.demo_specs(scales, self.latents())
+
+
+# Recipe 1 is the first shipped demo model (soft S2: 303 DN, gradient ratio 0.54); recipe 2 is
+# issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md.
+RECIPES: dict[int, TrainConfig] = {
+    1: TrainConfig(),
+    2: TrainConfig(recipe=2, vae_steps_s2=4000, s2_factor=2, threads=1),
+}
+
+
+DENOISER_FIELDS = frozenset({"denoiser_steps", "denoiser_batch", "lr", "warmup", "ema",
+                             "clean_frac", "loss_weight_cap", "spatial_init", "embed_dim",
+                             "depth", "num_heads"})
+
+
+def check_workdir(cfg: TrainConfig, workdir: Path) -> None:
+    """A workdir holds one run: resuming it with another config would mix two recipes'
+    checkpoints, so the first call records the config and later ones must match it. The
+    thread count changes speed, not the recipe; the denoiser's knobs may still change while
+    no denoiser checkpoint exists (tokenizer stages banked before its length is decided)."""
+    path = workdir / "config.json"
+    mine = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    free = {"threads"} | (set() if (workdir / "denoiser.pt").is_file() else DENOISER_FIELDS)
+    if path.is_file():
+        theirs = json.loads(path.read_text())
+        diff = sorted(k for k in mine.keys() | theirs.keys()
+                      if k not in free and mine.get(k) != theirs.get(k))
+        if diff:
+            raise SystemExit(f"{workdir} holds a run with another config ({', '.join(diff)} "
+                             f"differ, see {path}): resume it with the same options or use "
+                             "another --workdir")
+    path.write_text(json.dumps(mine, indent=2))
