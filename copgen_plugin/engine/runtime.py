@@ -8,13 +8,17 @@ a session the engine reads back ``session.get_providers()``, logs it, and warns 
 asked for and not obtained. On CUDA the denoiser uses I/O binding so the clean condition
 latents are uploaded once and stay on the device for all solver steps; the CPU path is a plain
 ``session.run`` and does not depend on it.
+
+On the CPU a graph may instead be run by the OpenVINO runtime in bf16 (``backends``; the
+``cpu_backend`` option, default ``auto``): same file, same ``run(feeds) -> outputs`` contract,
+and the precision is reported (``label``: "cpu (OpenVINO bf16)" / "cpu (onnxruntime fp32)").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+from .backends import CPU_BACKENDS, CpuBackend, OpenVinoGraph, default_cpu_backend, open_cpu_graph
 from .devices import DEVICES, Device
 
 logger = logging.getLogger(__name__)
@@ -44,16 +49,21 @@ def import_onnxruntime() -> ModuleType:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How to run graphs: ``device`` auto/cuda/cpu and thread counts (None = ORT default)."""
+    """How to run graphs: ``device`` auto/cuda/cpu, thread counts (None = ORT default) and
+    who runs a CPU graph (``backends``: auto = OpenVINO where installed, else ONNX Runtime)."""
 
     device: Device = "auto"
     intra_op_threads: int | None = None
     inter_op_threads: int | None = None
     cuda_device_id: int = 0
+    cpu_backend: CpuBackend = field(default_factory=default_cpu_backend)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InputError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.cpu_backend not in CPU_BACKENDS:
+            raise InputError(f"cpu_backend must be one of {CPU_BACKENDS}, "
+                             f"got {self.cpu_backend!r}")
         for name in ("intra_op_threads", "inter_op_threads"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -89,15 +99,29 @@ def requested_providers(options: RuntimeOptions, available: Sequence[str]) -> li
 
 
 class OnnxModel:
-    """One ONNX graph in an ONNX Runtime session, with the providers it really got."""
+    """One ONNX graph in an ONNX Runtime session (or, on the CPU, compiled by OpenVINO), with
+    the providers it really got.
 
-    def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None) -> None:
+    ``openvino``: whether this graph may go to OpenVINO when ``options.cpu_backend`` allows it
+    (the engine lets the denoiser go; small graphs gain nothing, see docs/PERFORMANCE.md).
+    """
+
+    def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None,
+                 openvino: bool = False) -> None:
         ort = import_onnxruntime()
         self.path = Path(path)
         self.name = name or self.path.name
         self.options = options
         if not self.path.is_file():
             raise ModelLoadError(f"{self.name}: ONNX file not found: {self.path}")
+        self.backend: OpenVinoGraph | None = None
+        self.precision = "fp32"
+        if openvino and requested_providers(options, ort.get_available_providers())[0] == CPU:
+            self.backend = open_cpu_graph(self.path, self.name, options.cpu_backend,
+                                          threads=options.intra_op_threads)
+        if self.backend is not None:
+            self._use_backend(self.backend)
+            return
         so = ort.SessionOptions()
         if options.intra_op_threads is not None:
             so.intra_op_num_threads = options.intra_op_threads
@@ -126,14 +150,38 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
+    def _use_backend(self, backend: OpenVinoGraph) -> None:
+        """Run through OpenVINO on the CPU: no ORT session, the backend's names and precision."""
+        self.session = None
+        self.providers = list(backend.providers)
+        self.on_cuda = False
+        self.cuda_fallback = self.options.device == "cuda"
+        if self.cuda_fallback:
+            logger.warning("%s: CUDA was requested but this onnxruntime has no CUDA provider; "
+                           "running on the CPU", self.name)
+        self.precision = backend.precision
+        self.input_names = list(backend.input_names)
+        self.output_names = list(backend.output_names)
+        logger.info("%s: %s", self.name, self.label)
+
     @property
     def device(self) -> str:
         return "cuda" if self.on_cuda else "cpu"
 
+    @property
+    def label(self) -> str:
+        """Device, runtime and precision, e.g. "cpu (OpenVINO bf16)", "cpu (onnxruntime fp32)"."""
+        runtime = "OpenVINO" if self.backend is not None else "onnxruntime"
+        return f"{self.device} ({runtime} {self.precision})"
+
     def input_shapes(self) -> dict[str, list[Any]]:
+        if self.backend is not None:
+            return self.backend.input_shapes()
         return {i.name: list(i.shape) for i in self.session.get_inputs()}
 
     def output_shapes(self) -> dict[str, list[Any]]:
+        if self.backend is not None:
+            return self.backend.output_shapes()
         return {o.name: list(o.shape) for o in self.session.get_outputs()}
 
     def check_interface(
@@ -165,6 +213,8 @@ class OnnxModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """Run on host arrays; every output comes back as a numpy array."""
+        if self.backend is not None:
+            return self.backend.run(feeds)
         try:
             return list(self.session.run(None, dict(feeds)))
         except Exception as exc:
