@@ -100,7 +100,8 @@ class CopgenEngine:
     def denoiser(self) -> DenoiserSession:
         if self._denoiser is None:
             pkg = self.package
-            model = OnnxModel(pkg.path(pkg.denoiser), self.options, name="denoiser")
+            model = OnnxModel(pkg.path(pkg.denoiser), self.options, name="denoiser",
+                              openvino=True)
             shapes = {f"z_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
             times = {f"t_{k}": () for k in pkg.network_order}
             outs = {f"eps_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
