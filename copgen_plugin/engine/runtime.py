@@ -103,7 +103,9 @@ class OnnxModel:
     the providers it really got.
 
     ``openvino``: whether this graph may go to OpenVINO when ``options.cpu_backend`` allows it
-    (the engine lets the denoiser go; small graphs gain nothing, see docs/PERFORMANCE.md).
+    (the engine lets the denoiser go; the VAEs stay fp32: a decoder writes the pixel values
+    and is about 4 % of a sample's time, docs/PERFORMANCE.md). ``precision`` is the graph's as
+    run: "fp32" for ONNX Runtime's fp32 graphs, OpenVINO's inference precision otherwise.
     """
 
     def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None,
