@@ -18,19 +18,18 @@ machine-readable one). GDAL's and the engine's messages only with ``--verbose``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import __version__
+from .cli_run import TextProgress, run_command, stop_signals_as_interrupts
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
 from .engine.backends import CPU_BACKENDS
 from .engine.backends import ENV_VAR as CPU_ENV_VAR
@@ -41,6 +40,9 @@ from .fill.request import FillOutputs, FillRequest, GapSources, LayerInput
 from .install import deps
 from .install.command import add_install_command
 from .install.sitedir import activate
+
+if TYPE_CHECKING:
+    from .fill.report import FillReport
 
 log = logging.getLogger("copgen_plugin")
 
@@ -58,41 +60,6 @@ def _diagnostics(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"error: model package verification {line}", file=sys.stderr)
     return 1 if failed else 0
-
-
-class TextProgress:
-    """A dependency-free progress bar: redrawn in place on a terminal, one line per 5 % when
-    the stream is a file or pipe (logs stay readable)."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.last_pct = -1
-        self.drawn = False
-
-    def __call__(self, fraction: float, message: str) -> None:
-        pct = int(100 * fraction)
-        filled = int(self.width * fraction)
-        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
-        if self.tty:
-            self.stream.write("\r" + bar[:120].ljust(120))
-            self.drawn = True
-        elif pct >= self.last_pct + 5 or (pct == 100 and self.last_pct < 100):
-            self.stream.write(bar + "\n")
-            self.last_pct = pct
-        self.stream.flush()
-
-    def message(self, text: str) -> None:
-        """A log line that does not tear the bar."""
-        self.end()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.drawn = False
 
 
 def _date(text: str) -> dt.date | None:
@@ -140,13 +107,19 @@ def add_fill_arguments(p: argparse.ArgumentParser, *, generate: bool) -> None:
     p.add_argument("--steps", type=int, help="solver steps (default: the model's, 50)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--device", choices=options.DEVICES, default="auto")
+    p.add_argument("--precision", choices=options.PRECISIONS, default="auto",
+                   help="graph variant: auto = the one made for the device got (fp16 on CUDA, "
+                        "fp32 on the CPU); fp32/fp16 force one")
     p.add_argument("--overlap", type=float, default=320.0, help="footprint overlap in metres")
     p.add_argument("--batch-size", type=int, default=4, help="samples per denoiser call")
+    p.add_argument("--batch-rows", type=int, default=0,
+                   help="samples of several non-overlapping footprints per denoiser call "
+                        "(0: from the model's size and the device)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: automatic)")
     p.add_argument("--spread-statistic", choices=options.SPREAD_STATISTICS, default="std")
     p.add_argument("--no-harmonise", action="store_true",
                    help="do not blend generated pixels into their surroundings (raw samples)")
-    p.add_argument(f"--{options.ACCEPT_UNUSUAL_VALUES.option}", action="store_true",
+    p.add_argument(options.ACCEPT_UNUSUAL_VALUES.option, action="store_true",
                    dest="accept_unusual_values", help=options.ACCEPT_UNUSUAL_VALUES.help)
     if not generate:
         sc = options.SELF_CHECK
@@ -221,7 +194,9 @@ def build_request(args: argparse.Namespace) -> FillRequest:
         model=args.model, conditions=conditions, mask=getattr(args, "mask", None),
         date=args.date, date_from_metadata=not args.no_date_from_metadata,
         n_samples=args.samples, steps=args.steps, seed=args.seed, device=args.device,
+        precision=args.precision,
         overlap_m=args.overlap, batch_size=args.batch_size, threads=args.threads,
+        batch_rows=args.batch_rows,
         spread_statistic=args.spread_statistic, harmonise=not args.no_harmonise,
         gap_sources=_gap_sources(args),
         self_check=_parsed(options.SELF_CHECK.option, options.parse_self_check,
@@ -231,67 +206,28 @@ def build_request(args: argparse.Namespace) -> FillRequest:
 
 #: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
 #: terminal send
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
-class Terminated(KeyboardInterrupt):
-    """A stop signal arrived; raised in the main thread like Ctrl-C's KeyboardInterrupt, so
-    the same clean-up runs (partial files and created folders removed)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise ``Terminated``; once one arrived, later ones (and Ctrl-C) are
-    ignored so that the clean-up itself is not interrupted."""
-
-    def handler(signum: int, frame: object) -> None:
-        for s in (*STOP_SIGNALS, signal.SIGINT):
-            signal.signal(s, signal.SIG_IGN)
-        raise Terminated(signum)
-
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _fill(args: argparse.Namespace) -> int:
     from .engine.runtime import import_onnxruntime
-    from .errors import Cancelled, CopgenError
     from .fill import run_fill, summary_lines
 
     level = logging.INFO if args.verbose else logging.WARNING
     logging.getLogger("copgen_plugin").setLevel(level)
     logging.getLogger("rasterio").setLevel(logging.INFO if args.verbose else logging.ERROR)
     bar = TextProgress(sys.stderr)
-    try:
+
+    def work() -> FillReport:
         request = build_request(args)
         # imported before the stop signals are armed: a signal raised inside onnxruntime's own
         # import would surface as a confusing "not installed" error instead of a clean stop
         import_onnxruntime()
         with stop_signals_as_interrupts():
-            report = run_fill(request, progress=None if args.quiet else bar,
-                              log=bar.message if args.verbose else None)
-    except Terminated as exc:
-        bar.end()
-        print(f"error: stopped by {exc}; no output was written (partial files removed)",
-              file=sys.stderr)
-        return 128 + exc.signum
-    except (Cancelled, KeyboardInterrupt):
-        bar.end()
-        print("error: cancelled; no output was written", file=sys.stderr)
-        return 1
-    except CopgenError as exc:
-        bar.end()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bar.end()
+            return run_fill(request, progress=None if args.quiet else bar,
+                            log=bar.message if args.verbose else None)
+
+    code, report = run_command(work, bar,
+                               interrupted="no output was written (partial files removed)")
+    if report is None:
+        return code
     if args.json:
         print(json.dumps(dataclasses.asdict(report), indent=2, default=str))
     else:

@@ -18,9 +18,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cli import TextProgress, add_fill_arguments, build_request
+from .cli import add_fill_arguments, build_request
+from .cli_run import TextProgress, run_command
+
+if TYPE_CHECKING:
+    from .scale import BatchReport
 
 #: gapfill options that are per scene or per output file: not batch options
 _NOT_SHARED = {"input", "out_filled", "out_spread", "out_samples", "mask", "help"}
@@ -47,7 +51,6 @@ def add_batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .errors import CopgenError
     from .scale import read_scenes, run_batch
 
     logging.getLogger("copgen_plugin").setLevel(logging.INFO if args.verbose else logging.WARNING)
@@ -55,22 +58,18 @@ def _batch(args: argparse.Namespace) -> int:
     placeholders = {"input": Path("scene"), "out_filled": Path("filled.tif"),
                     "out_spread": Path("spread.tif"), "out_samples": Path("samples"),
                     "mask": None}
-    try:
+
+    def work() -> BatchReport:
         base = build_request(argparse.Namespace(**{**vars(args), **placeholders}))
         scenes = read_scenes(args.scenes, modality=args.modality)
-        report = run_batch(scenes, base, args.out, scheduler=args.scheduler,
-                           split_scene=args.split_scene, progress=None if args.quiet else bar,
-                           log=bar.message)
-    except (argparse.ArgumentTypeError, CopgenError) as exc:
-        bar.end()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        bar.end()
-        print("error: interrupted; finished scenes are kept, rerun to do the rest",
-              file=sys.stderr)
-        return 1
-    bar.end()
+        return run_batch(scenes, base, args.out, scheduler=args.scheduler,
+                         split_scene=args.split_scene, progress=None if args.quiet else bar,
+                         log=bar.message)
+
+    code, report = run_command(work, bar, errors=(argparse.ArgumentTypeError,),
+                               interrupted="finished scenes are kept, rerun to do the rest")
+    if report is None:
+        return code
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

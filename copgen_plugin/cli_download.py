@@ -36,8 +36,7 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import TextProgress
-    from .errors import Cancelled, CopgenError
+    from .cli_run import TextProgress, run_command
     from .install.download import DownloadRequest, download_model
 
     logging.getLogger("copgen_plugin").setLevel(logging.WARNING)
@@ -47,19 +46,13 @@ def run(args: argparse.Namespace) -> int:
         vae_revision=args.vae_revision, endpoint=args.endpoint,
         backbone_repo=args.backbone_repo, vae_repo=args.vae_repo, template=args.template,
         cache_dir=args.cache_dir)
-    try:
-        result = download_model(request, progress=None if args.quiet else bar,
-                                cancel=None, info=bar.message)
-    except (Cancelled, KeyboardInterrupt):
-        bar.end()
-        print("error: cancelled; nothing was installed (partial downloads are kept in the "
-              "cache and resumed next time)", file=sys.stderr)
-        return 1
-    except CopgenError as exc:
-        bar.end()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bar.end()
+    code, result = run_command(
+        lambda: download_model(request, progress=None if args.quiet else bar, cancel=None,
+                               info=bar.message),
+        bar, interrupted="nothing was installed (partial downloads are kept in the cache and "
+        "resumed next time)")
+    if result is None:
+        return code
     for note in result.notes:
         bar.message(f"note: {note}")
     state = "up to date" if result.reused else f"{result.downloaded_bytes / 1e6:.1f} MB downloaded"

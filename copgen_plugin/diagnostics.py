@@ -39,6 +39,7 @@ FACT_KEYS: tuple[str, ...] = (
     "model_dirs",
     "model_packages",
     "model_verification",
+    "model_variants",
     "missing_dependencies",
     "deps_folder",
     "deps_state",
@@ -143,6 +144,31 @@ def verify_packages(packages: list[PackageInfo], mode: str) -> str:
         lines.append(f"{info.model_id}: {len(package.files)} files ok ({mode})")
     return "; ".join(lines)
 
+
+
+def model_variants(packages: list[PackageInfo], provider_used: str) -> str:
+    """Each package's graph variants and the one a run on the probed device would take."""
+    if not packages:
+        return "no package"
+    try:
+        from .engine.package import load_package
+        from .engine.variants import choose_variant
+        from .errors import CopgenError
+    except ImportError as exc:
+        return f"not read: {exc}"
+    device = "cuda" if provider_used == "CUDAExecutionProvider" else "cpu"
+    lines = []
+    for info in packages:
+        try:
+            package = load_package(info.path, verify="none")
+        except CopgenError as exc:
+            lines.append(f"{info.model_id}: unreadable ({exc})")
+            continue
+        listed = ", ".join(f"{v.describe()} for {'/'.join(v.devices)}"
+                           for v in package.variants.values())
+        chosen = choose_variant(package, "auto", device).variant.name
+        lines.append(f"{info.model_id}: {listed}; on {device}: {chosen}")
+    return "; ".join(lines)
 
 
 def _deps_facts() -> dict[str, str]:
@@ -273,6 +299,7 @@ def collect(*, qgis_version: str | None = None, device: str = "auto",
         "missing_dependencies": ", ".join(status.missing + status.too_old) or "none",
     }
     facts.update(_ort_facts(device))
+    facts["model_variants"] = model_variants(packages, str(facts["ort_provider_used"]))
     facts.update(_hub_facts())
     facts.update(_deps_facts())
     facts.update(_model_facts(packages, str(facts["missing_dependencies"])))

@@ -16,15 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from copgen_plugin.errors import CheckpointError
+from copgen_plugin.install.checkpoints import extract_ema
+
+__all__ = ["CheckpointError", "as_state_dict", "convert_training_checkpoint",
+           "extract_ema_state_dict", "load_file", "load_state_dict_file", "load_strict",
+           "load_vae_weights"]
+
 log = logging.getLogger(__name__)
-
-EMA_PREFIX = "ema_model."
-DROPPED_PREFIXES = ("loss.",)  # LPIPS / discriminator weights of the training wrapper
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is unreadable, unsafe or does not fit the module."""
-
 
 def load_file(path: Path) -> Any:
     """``torch.load`` restricted to tensors and plain containers, memory-mapped when possible."""
@@ -65,19 +64,7 @@ def extract_ema_state_dict(training: Mapping[str, Any], source: str = "checkpoin
     if not isinstance(ema, Mapping):
         keys = list(training)[:10] if isinstance(training, Mapping) else type(training).__name__
         raise CheckpointError(f"{source}: no 'ema' state in training checkpoint (found {keys})")
-    out: OrderedDict[str, Tensor] = OrderedDict()
-    for key, value in ema.items():
-        if not key.startswith(EMA_PREFIX):
-            continue
-        name = key[len(EMA_PREFIX):]
-        if name.startswith(DROPPED_PREFIXES):
-            continue
-        if not isinstance(value, Tensor):
-            raise CheckpointError(f"{source}: EMA entry {key} is not a tensor")
-        out[name] = value
-    if not out:
-        raise CheckpointError(f"{source}: the 'ema' state holds no '{EMA_PREFIX}*' tensors")
-    return out
+    return extract_ema(ema, source, lambda value: isinstance(value, Tensor))
 
 
 def convert_training_checkpoint(src: Path, dst: Path | None = None) -> OrderedDict[str, Tensor]:

@@ -69,7 +69,7 @@ def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config:
                       out_dir: Path, provenance: Provenance,
                       options: ExportOptions | None = None,
                       specs: Sequence[ModalityConfig] | None = None,
-                      record_hashes: bool = True) -> Path:
+                      record_hashes: bool = True, *, gpu_variant: bool = False) -> Path:
     """Export one backbone file and one VAE file per image modality as a package."""
     size = get_size(config)
     specs = list(specs or select_modalities(None))
@@ -102,7 +102,7 @@ def export_from_files(denoiser: SourceFile, vaes: dict[str, SourceFile], config:
     )
     loaders = {k: vae_loader(k) for k in vaes if k in by_key}
     return export_package(out_dir, load_denoiser, loaders, info, options,
-                          specs={s.key: s for s in specs})
+                          specs={s.key: s for s in specs}, gpu_variant=gpu_variant)
 
 
 def _file_record(src: SourceFile) -> dict[str, Any]:
@@ -114,7 +114,8 @@ def _file_record(src: SourceFile) -> dict[str, Any]:
 def export_checkpoint_dir(checkpoint_dir: Path, config: str, out_dir: Path,
                           options: ExportOptions | None = None,
                           modalities: Sequence[str] | None = None,
-                          provenance: Provenance | None = None) -> Path:
+                          provenance: Provenance | None = None, *,
+                          gpu_variant: bool = False) -> Path:
     root = Path(checkpoint_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"checkpoint folder {root} does not exist")
@@ -124,7 +125,8 @@ def export_checkpoint_dir(checkpoint_dir: Path, config: str, out_dir: Path,
     nnet = SourceFile(root / str(sel.denoiser), str(sel.denoiser))
     vaes = {k: SourceFile(root / p, p, k in sel.training) for k, p in sel.vaes.items()}
     return export_from_files(nnet, vaes, config, out_dir,
-                             provenance or DEFAULT_PROVENANCE[config], options, specs)
+                             provenance or DEFAULT_PROVENANCE[config], options, specs,
+                             gpu_variant=gpu_variant)
 
 
 def add_export_options(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +136,9 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--external-data", choices=["auto", "always", "never"], default="auto",
                         help="ONNX external data files (auto: only for graphs over ~1.8 GB)")
     parser.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    parser.add_argument("--gpu-variant", action="store_true",
+                        help="also export the fp16 CUDA variant of the denoiser (dynamo exporter, "
+                             "opset 23, ONNX Attention) beside the fp32 graphs")
 
 
 def options_from_args(args: argparse.Namespace) -> ExportOptions:
@@ -162,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         out = export_checkpoint_dir(args.checkpoint_dir, args.config, args.out,
-                                    options_from_args(args), args.modalities, prov)
+                                    options_from_args(args), args.modalities, prov,
+                                    gpu_variant=args.gpu_variant)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

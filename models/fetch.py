@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(nnet.path.parent)
             return 0
         out = export_from_files(nnet, vaes, config, args.out, model.provenance,
-                                options_from_args(args))
+                                options_from_args(args), gpu_variant=args.gpu_variant)
     except (FetchError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,10 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "PackageError", "sha256_of"]
 
 EXPORTER_VERSION = "0.1.0"
 DENOISER_FILE = "denoiser.onnx"
+#: the GPU variant's denoiser (fp16, dynamo exporter, ONNX Attention); the tokenizers of a
+#: variant that does not list them are the default ones
+GPU_VARIANT_NAME = "fp16"
+GPU_DENOISER_FILE = "denoiser_fp16.onnx"
 
 #: what the exporter writes: the engine's defaults, so the two cannot drift apart
 SCHEDULE = asdict(ScheduleSettings())
@@ -68,6 +72,14 @@ def modality_entry(spec: ModalityConfig, scale_factor: float | None = None) -> d
     return entry
 
 
+def variant_entry(precision: str, exporter: str, opset: int, devices: Iterable[str],
+                  files: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One entry of ``variants``: how its graphs were made, the devices it is meant for, and
+    the files it overrides by role (``denoiser``, ``encoder:<key>``, ``decoder:<key>``)."""
+    return {"precision": precision, "exporter": exporter, "opset": int(opset),
+            "devices": list(devices), "files": dict(files or {})}
+
+
 @dataclass
 class ManifestInfo:
     """The descriptive part of a manifest (who made the weights, under which licence)."""
@@ -82,6 +94,8 @@ class ManifestInfo:
     demo: bool = False
     precision: str = "fp32"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: name -> :func:`variant_entry`; the default variant is named after ``precision``
+    variants: dict[str, Any] = field(default_factory=dict)
 
 
 def build_manifest(info: ManifestInfo, specs: Iterable[ModalityConfig], package_dir: Path,
@@ -110,6 +124,9 @@ def build_manifest(info: ManifestInfo, specs: Iterable[ModalityConfig], package_
         "solver": dict(SOLVER),
         "denoiser": DENOISER_FILE,
     }
+    if info.variants:
+        manifest["variants"] = dict(info.variants)
+        manifest["default_variant"] = info.precision
     manifest.update(info.extra)
     manifest["files"] = hash_files(package_dir)
     return manifest
@@ -149,6 +166,8 @@ def required_files(manifest: Mapping[str, Any]) -> list[str]:
         entry = manifest["modalities"][key]
         if entry["kind"] == "image":
             names += [entry["encoder"], entry["decoder"]]
+    for variant in manifest.get("variants", {}).values():
+        names += [n for n in variant.get("files", {}).values() if n not in names]
     return names
 
 

@@ -2,8 +2,11 @@
 
 The exporter works on in-memory modules, so the official checkpoints, the tiny random packages
 and a future demo trainer all go through the same code. Default: the TorchScript exporter at
-opset 17 (0.5 s for the tiny denoiser against ~8 s for the dynamo exporter, same ORT results);
-``exporter="dynamo"`` is kept as a fallback. Inputs and outputs stay float32 even with fp16
+opset 17 (0.5 s for the tiny denoiser against ~8 s for the dynamo exporter, same ORT results).
+The GPU variant (:data:`GPU_VARIANT`) is the dynamo exporter at opset 23 with fp16 weights:
+``scaled_dot_product_attention`` becomes the ONNX ``Attention`` operator (a fused kernel in
+ONNX Runtime), constants are folded and every shape is static except the batch, so no node runs
+on the CPU under CUDA (:func:`check_gpu_graph`). Inputs and outputs stay float32 even with fp16
 weights, so the run-time side never needs to know the precision.
 """
 
@@ -43,6 +46,18 @@ class ExportOptions:
     @property
     def precision(self) -> str:
         return "fp16" if self.fp16 else "fp32"
+
+    @property
+    def effective_opset(self) -> int:
+        """The opset written: the dynamo exporter needs at least 18."""
+        return max(self.opset, 18) if self.exporter == "dynamo" else self.opset
+
+
+#: the CUDA variant of a package's denoiser (docs/MODEL_PACKAGE.md "Variants")
+GPU_VARIANT = ExportOptions(opset=23, fp16=True, exporter="dynamo")
+#: ops that compute shapes at run time; under CUDA they sit on the CPU (Memcpy nodes) and
+#: forbid CUDA graphs, so the GPU variant must have none
+SHAPE_OPS = frozenset({"Shape", "Size", "ConstantOfShape", "Range", "NonZero", "If", "Loop"})
 
 
 class DenoiserGraph(nn.Module):
@@ -114,9 +129,11 @@ def _dynamo_export(graph: nn.Module, args: tuple[Tensor, ...], path: Path,
                    inputs: list[str], outputs: list[str], opset: int, external: bool) -> None:
     batch = torch.export.Dim(BATCH, min=1, max=4096)
     shapes = tuple({0: batch} for _ in args)
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one INFO line per initializer
     program = torch.onnx.export(graph, args, None, input_names=inputs, output_names=outputs,
                                 dynamic_shapes=(shapes,), opset_version=max(opset, 18),
-                                dynamo=True, external_data=True)
+                                dynamo=True, external_data=True, optimize=True,
+                                verbose=False)
     if program is None:
         raise RuntimeError("dynamo exporter returned no program")
     program.save(str(path), external_data=external)
@@ -238,3 +255,26 @@ def export_decoder(vae: AutoencoderKL, path: Path, options: ExportOptions | None
     lat = cfg.resolution // 2 ** (len(cfg.ch_mult) - 1)
     z = torch.zeros(batch, cfg.z_channels, lat, lat)
     return export_module(vae, DecoderGraph, (z,), path, ["latent"], ["image"], options)
+
+
+def check_gpu_graph(path: Path) -> dict[str, int]:
+    """Raise ``ValueError`` unless ``path`` is a GPU-variant graph: at least one ONNX
+    ``Attention`` node, no run-time shape computation (:data:`SHAPE_OPS`), every input and
+    output static except the leading batch axis. Returns the op counts (for logs and tests)."""
+    model = onnx.load(str(path), load_external_data=False)
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    problems = []
+    if not ops.get("Attention"):
+        problems.append("no ONNX Attention node (opset >= 23 dynamo export expected)")
+    shape_ops = sorted(set(ops) & SHAPE_OPS)
+    if shape_ops:
+        problems.append(f"run-time shape nodes {shape_ops} (they would sit on the CPU)")
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if any(not d.HasField("dim_value") for d in dims[1:]):
+            problems.append(f"{value.name} has a dynamic axis besides the batch")
+    if problems:
+        raise ValueError(f"{Path(path).name} is not a GPU variant graph: " + "; ".join(problems))
+    return ops

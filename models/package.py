@@ -24,14 +24,24 @@ from models.configs import MODALITIES, ModalityConfig
 from models.denoiser import CopgenUViT, count_parameters
 from models.manifest import (
     DENOISER_FILE,
+    GPU_DENOISER_FILE,
+    GPU_VARIANT_NAME,
     MANIFEST,
     ManifestInfo,
     build_manifest,
     decoder_file,
     encoder_file,
+    variant_entry,
     write_manifest,
 )
-from models.onnx_export import ExportOptions, export_decoder, export_denoiser, export_encoder
+from models.onnx_export import (
+    GPU_VARIANT,
+    ExportOptions,
+    check_gpu_graph,
+    export_decoder,
+    export_denoiser,
+    export_encoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +86,19 @@ def export_package(
     info: ManifestInfo,
     options: ExportOptions | None = None,
     specs: Mapping[str, ModalityConfig] | None = None,
+    *,
+    gpu_variant: bool = False,
 ) -> Path:
     """Export denoiser + one encoder/decoder per image modality, then write ``manifest.json``.
 
     ``specs`` defaults to the COP-GEN table; a trainer with its own modalities passes its own.
-    The manifest records each VAE's ``scale_factor`` as set on the module.
+    The manifest records each VAE's ``scale_factor`` as set on the module. ``gpu_variant`` adds
+    the CUDA variant's denoiser (:func:`export_gpu_denoiser`) beside the default graphs.
     """
     options = options or ExportOptions()
+    if gpu_variant and options.fp16:
+        raise ValueError("the GPU variant is added to an fp32 package (the default graphs are "
+                         "the CPU's)")
     specs = dict(specs or MODALITIES)
     out_dir = Path(out_dir).resolve()
     _check_target(out_dir)
@@ -101,6 +117,10 @@ def export_package(
             raise ValueError(f"no autoencoder for image modalities {absent}")
         arch = architecture_of(model)
         export_denoiser(model, staging / DENOISER_FILE, options)
+        variants = {options.precision: variant_entry(
+            options.precision, options.exporter, options.effective_opset, ["cpu"])}
+        if gpu_variant:
+            variants[GPU_VARIANT_NAME] = export_gpu_denoiser(model, staging)
         del model, denoiser
         gc.collect()
         log.info("denoiser exported in %.1f s", time.perf_counter() - t0)
@@ -124,6 +144,7 @@ def export_package(
 
         info.architecture = {**arch, **dict(info.architecture)}
         info.precision = options.precision
+        info.variants = variants
         manifest = build_manifest(info, [specs[k] for k in keys], staging, scale_factors)
         write_manifest(staging, manifest)
         _replace_dir(staging, out_dir)
@@ -138,3 +159,15 @@ def architecture_of_vae(vae: AutoencoderKL) -> dict[str, Any]:
     v = vae.config
     return {"ch": v.ch, "ch_mult": list(v.ch_mult), "num_res_blocks": v.num_res_blocks,
             "z_channels": v.z_channels}
+
+
+def export_gpu_denoiser(model: CopgenUViT, package_dir: Path) -> dict[str, Any]:
+    """Write ``denoiser_fp16.onnx`` (:data:`GPU_VARIANT`) into ``package_dir``, check it is a
+    CUDA graph (:func:`check_gpu_graph`) and return its ``variants`` entry."""
+    t0 = time.perf_counter()
+    files = export_denoiser(model, Path(package_dir) / GPU_DENOISER_FILE, GPU_VARIANT, batch=2)
+    ops = check_gpu_graph(files[0])
+    log.info("GPU variant %s exported in %.1f s (%d Attention nodes)", GPU_DENOISER_FILE,
+             time.perf_counter() - t0, ops["Attention"])
+    return variant_entry(GPU_VARIANT.precision, GPU_VARIANT.exporter,
+                         GPU_VARIANT.effective_opset, ["cuda"], {"denoiser": GPU_DENOISER_FILE})

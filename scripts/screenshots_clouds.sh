@@ -22,20 +22,6 @@ COPGEN_QGIS_HOME="$out/qgis-home" bash "$root/scripts/qgis_process.sh" run copge
   N_SAMPLES=4 STEPS=20 DEVICE=2 OUTPUT="$out/filled.tif" SPREAD="$out/spread.tif" \
   SAMPLES="$out/samples" > "$out/gapfill.log" 2>&1
 grep -E "^(masked|gap source|note)" "$out/gapfill.log" || true
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/plugins" "$work/runtime" "$work/root/profiles/docs/QGIS" "$root/docs/images"
-chmod 700 "$work/runtime"
-ln -s "$root" "$work/plugins/copgen"
-printf '[PythonPlugins]\ncopgen=true\n\n[qgis]\ncheckVersion=false\n' \
-  > "$work/root/profiles/docs/QGIS/QGIS3.ini"
-site=$("$root/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-env -u QT_QPA_PLATFORM QGIS_PLUGINPATH="$work/plugins" XDG_RUNTIME_DIR="$work/runtime" \
-  PYTHONPATH="$site:/usr/share/qgis/python/plugins" COPGEN_MODELS_DIR="$root/resources/models" \
-  COPGEN_SHOTS="$root/docs/images" COPGEN_CLOUDS="$out" COPGEN_ZIP="$zip" \
-  xvfb-run -a -s "-screen 0 1400x900x24" /usr/bin/qgis.bin --nologo --noversioncheck \
-  --profiles-path "$work/root" --profile docs --code "$root/scripts/screenshots_clouds_qgis.py" \
-  > "$work/qgis.log" 2>&1 || true
-if [ -s "$root/docs/images/errors.txt" ]; then cat "$root/docs/images/errors.txt"; exit 1; fi
-rm -f "$root/docs/images/errors.txt"
+bash "$root/scripts/desktop_qgis.sh" "$root/scripts/screenshots_clouds_qgis.py" \
+  COPGEN_CLOUDS="$out" COPGEN_ZIP="$zip"
 ls -la "$root"/docs/images/clouds_*.png

@@ -3,23 +3,17 @@ for a SAFE zip with MASK_SOURCE=SCL, then the product's 10 m bands (clouds) and 
 layer. Screenshots go to $COPGEN_SHOTS; errors to $COPGEN_SHOTS/errors.txt."""
 
 import os
-import subprocess
 import traceback
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from desktop_shots import errors, finish, shot
+from qgis.core import QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, plugins
 
-SHOTS = Path(os.environ["COPGEN_SHOTS"])
 OUT = Path(os.environ["COPGEN_CLOUDS"])
 ZIP = os.environ["COPGEN_ZIP"]
 state = {}
-errors = []
-
-
-def shot(name):
-    subprocess.run(["import", "-window", "root", str(SHOTS / name)], check=False, timeout=60)
 
 
 def step_dialog():
@@ -95,10 +89,7 @@ def step_filled():
 
 
 def step_quit():
-    shot("clouds_filled.png")
-    (SHOTS / "errors.txt").write_text("\n".join(errors), encoding="utf-8")
-    QgsProject.instance().removeAllMapLayers()
-    QTimer.singleShot(300, QgsApplication.instance().quit)
+    finish("clouds_filled.png")
 
 
 QTimer.singleShot(2000, step_dialog)

@@ -3,23 +3,17 @@ the demo scene, then the demo results as a styled layer group on the map. Screen
 whole screen go to $COPGEN_SHOTS; errors to $COPGEN_SHOTS/errors.txt."""
 
 import os
-import subprocess
 import traceback
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+from desktop_shots import errors, finish, shot
+from qgis.core import QgsLayerTreeGroup, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, plugins
 
-SHOTS = Path(os.environ["COPGEN_SHOTS"])
 DEMO = Path(os.environ["COPGEN_DEMO_OUT"])
 SCENE = Path(os.environ["COPGEN_SCENE"])
 state = {}
-errors = []
-
-
-def shot(name):
-    subprocess.run(["import", "-window", "root", str(SHOTS / name)], check=False, timeout=60)
 
 
 def step_dialog():
@@ -83,10 +77,7 @@ def step_spread():
 
 
 def step_quit():
-    shot("results_spread.png")
-    (SHOTS / "errors.txt").write_text("\n".join(errors), encoding="utf-8")
-    QgsProject.instance().removeAllMapLayers()
-    QTimer.singleShot(300, QgsApplication.instance().quit)
+    finish("results_spread.png")
 
 
 QTimer.singleShot(2000, step_dialog)

@@ -34,3 +34,19 @@ def full_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from models.tiny import build_tiny_package
 
     return build_tiny_package(tmp_path_factory.mktemp("pkg") / "full", FULL_KEYS, seed=0)
+
+
+#: the engine tests' tiny modalities: both scalars, a 10 m, a 60 m and a 30 m image grid
+VARIANT_KEYS = ["3d_cartesian_lat_lon", "DEM_DEM", "S1RTC_vh_vv", "S2L2A_B01_B09",
+                "S2L2A_B02_B03_B04_B08", "mean_timestamps"]
+
+
+@pytest.fixture(scope="session")
+def variants_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny package with both graph variants: the fp32 graphs and the fp16 CUDA denoiser
+    (dynamo exporter, opset 23), built once per session (tests/models, tests/engine)."""
+    pytest.importorskip("torch")
+    from models.tiny import build_tiny_package
+
+    return build_tiny_package(tmp_path_factory.mktemp("pkg") / "variants", VARIANT_KEYS,
+                              seed=0, gpu_variant=True)

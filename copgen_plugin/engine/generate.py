@@ -1,4 +1,5 @@
-"""One footprint: normalise and encode the conditions once, sample N, decode, de-normalise.
+"""One footprint (or several independent ones, ``generate_many``): normalise and encode the
+conditions once, sample N, decode, de-normalise.
 
 This is the official ``CopgenModel.generate`` order of operations (COPGEN_REFERENCE.md 4.3)
 with the engine's choices made explicit:
@@ -11,14 +12,16 @@ with the engine's choices made explicit:
 * partly observed targets are held by latent inpainting (``inpaint``), and each decoded
   sample is harmonised with the observation at the gap's edge (``harmonise``);
 * sample i always draws its noise from its own generator, seeded from (seed, i), so the same
-  seed gives the same samples whatever the batch size, and different seeds differ.
+  seed gives the same samples whatever the batch size, and different seeds differ;
+* independent footprints may share denoiser calls (``batches``): the same samples as one
+  call per footprint.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,10 @@ import numpy as np
 
 from ..callbacks import CancelFn
 from ..errors import Cancelled, InputError
+from .batches import Piece, make_pieces, pack, solve_group
 from .harmonise import harmonic_offset
-from .inpaint import HeldLatent, LatentInpainting, latent_observed_mask
-from .joint import JointNoiseModel, LatentLayout
+from .inpaint import HeldLatent, latent_observed_mask
+from .joint import LatentLayout
 from .modalities import (
     ModalitySpec,
     denormalise,
@@ -47,6 +51,7 @@ from .runtime import DenoiserSession, OnnxModel, RuntimeOptions
 from .sampler import DPMSolver
 from .schedule import NoiseSchedule
 from .tokenizer import Tokenizer
+from .variants import VariantChoice, initial_choice, open_denoiser
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +67,6 @@ class _Plan:
     generated: tuple[str, ...]  # in the joint state: outputs (+ others in "generate" mode)
     conditions: tuple[str, ...]
     noise_others: tuple[str, ...]  # fed fresh noise ("noise" mode)
-
-
-def sample_generator(seed: int, index: int) -> np.random.Generator:
-    """The generator of sample ``index``: independent of batching."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1, index))))
 
 
 def _fresh_seed() -> int:
@@ -89,6 +89,7 @@ class CopgenEngine:
         self.schedule = NoiseSchedule.from_settings(package.schedule)
         self._denoiser: DenoiserSession | None = None
         self._tokenizers: dict[str, Tokenizer] = {}
+        self._variant: VariantChoice | None = None
 
     @classmethod
     def open(cls, path: str | Path, options: RuntimeOptions | None = None, *,
@@ -97,16 +98,32 @@ class CopgenEngine:
 
     # -- sessions --------------------------------------------------------------------------
 
+    @property
+    def variant(self) -> VariantChoice:
+        """The graph variant in use: the denoiser's once it is open (the device it actually
+        got), else the one expected for the requested device."""
+        if self._variant is None:
+            self._variant = initial_choice(self.package, self.options)
+        return self._variant
+
+    @property
+    def variant_line(self) -> str:
+        """The variant for the run report, with a CUDA graph refusal at run time if any."""
+        note = self._denoiser.cuda_graphs_note if self._denoiser is not None else ""
+        return (replace(self.variant, cuda_graphs=note) if note else self.variant).describe()
+
     def denoiser(self) -> DenoiserSession:
         if self._denoiser is None:
             pkg = self.package
-            model = OnnxModel(pkg.path(pkg.denoiser), self.options, name="denoiser",
-                              openvino=True)
+            model, self._variant = open_denoiser(pkg, self.options)
             shapes = {f"z_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
             times = {f"t_{k}": () for k in pkg.network_order}
             outs = {f"eps_{k}": pkg.modalities[k].latent_shape for k in pkg.network_order}
             model.check_interface({**shapes, **times}, outs)
-            self._denoiser = DenoiserSession(model, pkg.network_order)
+            path, name = model.path, model.name
+            self._denoiser = DenoiserSession(
+                model, pkg.network_order,
+                reopen=lambda: OnnxModel(path, self.options, name=name))
         return self._denoiser
 
     def tokenizer(self, key: str) -> Tokenizer:
@@ -114,8 +131,11 @@ class CopgenEngine:
             spec = self.package.spec(key)
             if not spec.is_image or spec.encoder is None or spec.decoder is None:
                 raise InputError(f"{key} is a scalar modality: it has no tokenizer")
-            enc = OnnxModel(self.package.path(spec.encoder), self.options, name=spec.encoder)
-            dec = OnnxModel(self.package.path(spec.decoder), self.options, name=spec.decoder)
+            variant = self.variant.variant.name
+            enc_file = self.package.variant_file(variant, f"encoder:{key}")
+            dec_file = self.package.variant_file(variant, f"decoder:{key}")
+            enc = OnnxModel(self.package.path(enc_file), self.options, name=enc_file)
+            dec = OnnxModel(self.package.path(dec_file), self.options, name=dec_file)
             self._tokenizers[key] = Tokenizer(spec, enc, dec)
         return self._tokenizers[key]
 
@@ -123,6 +143,7 @@ class CopgenEngine:
         """Drop the sessions (their memory is freed once nothing else holds them)."""
         self._denoiser = None
         self._tokenizers.clear()
+        self._variant = None
 
     @property
     def providers(self) -> dict[str, list[str]]:
@@ -226,24 +247,27 @@ class CopgenEngine:
     def generate(self, req: GenerationRequest, *, progress: StepProgressFn | None = None,
                  cancel: CancelFn | None = None) -> GenerationResult:
         """Generate ``req.n_samples`` samples of the requested modalities for one footprint."""
-        plan = self._plan(req)
-        pkg = self.package
-        steps = req.steps or pkg.solver.steps
-        solver = DPMSolver(self.schedule, steps=steps, t_start=pkg.solver.t_start,
-                           t_end=pkg.solver.t_end)
-        seed = int(req.seed) if req.seed is not None else _fresh_seed()
-        denoiser = self.denoiser()
-        cond_rng = _condition_generator(seed)
-        conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)
-                      for k in plan.conditions}
-        observations = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
-                        if k in req.partial}
-        held = {k: h for k, (h, _) in observations.items()}
-        layout = LatentLayout(pkg.specs, plan.generated)
-        out = _Outputs(self, plan, req, held, {k: x for k, (_, x) in observations.items()})
-        batches = [range(s, min(s + req.batch_size, req.n_samples))
-                   for s in range(0, req.n_samples, req.batch_size)]
-        total, done = len(batches) * steps, 0
+        return self.generate_many([req], progress=progress, cancel=cancel)[0]
+
+    def generate_many(self, requests: Sequence[GenerationRequest], *,
+                      max_rows: int | None = None, progress: StepProgressFn | None = None,
+                      cancel: CancelFn | None = None) -> list[GenerationResult]:
+        """Several independent footprints, their sample batches sharing denoiser calls.
+
+        Each request is split into its sample batches (``batch_size``) exactly as alone, and
+        each batch draws its noise from its own samples' generators; ``batches.pack`` puts
+        compatible batches of several requests together into one solver run of at most
+        ``max_rows`` rows (None: every batch alone, the one-footprint path). The solver and
+        the inpainting act row by row, and every batch is decoded and harmonised alone, so
+        the samples are those of one ``generate`` per request wherever the denoiser gives
+        each row the same result whatever rows share its call (ONNX Runtime's CPU provider
+        does; tests/engine/test_batches.py holds it to that).
+        """
+        jobs = [self._job(req) for req in requests]
+        pieces = [p for j, job in enumerate(jobs) for p in job.pieces(j)]
+        groups = pack(pieces, [job.signature for job in jobs], max_rows)
+        total = sum(jobs[g[0].job].steps for g in groups)
+        done = 0
 
         def on_eval(_: int, __: int) -> None:
             nonlocal done
@@ -253,33 +277,67 @@ class CopgenEngine:
             if cancel is not None and cancel():
                 raise Cancelled(f"cancelled after {done} of {total} solver steps")
 
-        for batch in batches:
+        denoiser = self.denoiser()
+        for group in groups:
             if cancel is not None and cancel():
                 raise Cancelled(f"cancelled after {done} of {total} solver steps")
-            rngs = [sample_generator(seed, i) for i in batch]
-            x0 = layout.pack({k: np.stack([r.standard_normal(pkg.modalities[k].latent_shape,
-                                                             dtype=np.float32) for r in rngs])
-                              for k in layout.keys})
-            b = len(rngs)
-            tiled = {k: np.ascontiguousarray(np.broadcast_to(v, (b, *v.shape[1:])))
-                     for k, v in conditions.items()}
+            job = jobs[group[0].job]
+            states = solve_group(group, job.solver, job.layout, denoiser, self.package.specs,
+                                 num_train_timesteps=self.schedule.num_train_timesteps,
+                                 on_eval=on_eval)
+            for piece, x in zip(group, states, strict=True):
+                jobs[piece.job].out.add(job.layout.unpack(x), piece.rows)
+        return [job.out.result(job.seed, job.steps, denoiser.model.device, self.providers)
+                for job in jobs]
 
-            def other_noise(key: str, shape: tuple[int, ...],
-                            rngs: list[np.random.Generator] = rngs) -> np.ndarray:
-                return np.stack([r.standard_normal(shape[1:], dtype=np.float32) for r in rngs])
+    def _job(self, req: GenerationRequest) -> _Job:
+        """One request made ready to sample: plan, solver, encoded conditions, held latents."""
+        plan = self._plan(req)
+        pkg = self.package
+        steps = req.steps or pkg.solver.steps
+        solver = DPMSolver(self.schedule, steps=steps, t_start=pkg.solver.t_start,
+                           t_end=pkg.solver.t_end)
+        seed = int(req.seed) if req.seed is not None else _fresh_seed()
+        cond_rng = _condition_generator(seed)
+        conditions = {k: self._encode_condition(k, req.conditions[k], req, cond_rng)
+                      for k in plan.conditions}
+        observations = {k: self._held_latent(k, req.partial[k], req) for k in plan.outputs
+                        if k in req.partial}
+        held = {k: h for k, (h, _) in observations.items()}
+        layout = LatentLayout(pkg.specs, plan.generated)
+        out = _Outputs(self, plan, req, held, {k: x for k, (_, x) in observations.items()})
+        return _Job(self, req, plan, steps, seed, solver, conditions, held, layout, out)
 
-            joint = JointNoiseModel(pkg.specs, layout, denoiser, tiled,
-                                    other_noise=other_noise if plan.noise_others else None,
-                                    num_train_timesteps=self.schedule.num_train_timesteps)
-            denoiser.keep_on_device(joint.conditions)
-            rows = np.asarray(batch)
-            held_here = {k: HeldLatent(h.latent if len(h.latent) == 1 else h.latent[rows], h.cells)
-                         for k, h in held.items()}
-            constraint = (LatentInpainting(self.schedule, layout, held_here, x0) if held
-                          else None)
-            x = solver.sample(x0, joint, constraint=constraint, on_eval=on_eval)
-            out.add(layout.unpack(x), rows)
-        return out.result(seed, steps, denoiser.model.device, self.providers)
+
+@dataclass
+class _Job:
+    """One request ready to sample; its sample batches become :class:`Piece` s."""
+
+    engine: CopgenEngine
+    req: GenerationRequest
+    plan: _Plan
+    steps: int
+    seed: int
+    solver: DPMSolver
+    conditions: dict[str, np.ndarray]
+    held: dict[str, HeldLatent]
+    layout: LatentLayout
+    out: _Outputs
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        """Jobs with equal signatures may share a solver run (same state layout, inputs,
+        solver times)."""
+        return (self.plan.generated, self.plan.conditions, self.plan.noise_others, self.steps)
+
+    def pieces(self, job: int) -> list[Piece]:
+        """The request's sample batches, as the one-footprint path always cut them."""
+        req = self.req
+        return make_pieces(job, seed=self.seed, n_samples=req.n_samples,
+                           batch_size=req.batch_size, layout=self.layout,
+                           conditions=self.conditions, held=self.held,
+                           schedule=self.engine.schedule,
+                           other_noise=bool(self.plan.noise_others))
 
 
 class _Outputs:

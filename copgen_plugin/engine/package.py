@@ -30,6 +30,7 @@ from .modalities import (
     Normalisation,
 )
 from .schedule import ScheduleSettings, parse_schedule
+from .variants import GraphVariant, parse_variants, variant_roles
 from .verify import VERIFY_MODES, FileEntry, verify_files
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ LIMITS: Mapping[str, int] = {
     "latent_channels": 64,
     "steps": 1000,
     "schedule_length": 10_000,
+    "variants": 16,
 }
 
 #: solver settings the engine implements (the official sampler call)
@@ -89,9 +91,25 @@ class ModelPackage:
     solver: SolverSettings
     denoiser: str
     files: Mapping[str, FileEntry]
+    variants: Mapping[str, GraphVariant]
+    default_variant: str
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def variant_file(self, variant: str, role: str) -> str:
+        """The file of ``role`` (``denoiser``, ``encoder:<key>``, ``decoder:<key>``) in
+        ``variant``: its own when it lists one, else the default file."""
+        own = self.variants[variant].files.get(role)
+        if own is not None:
+            return own
+        if role == "denoiser":
+            return self.denoiser
+        kind, _, key = role.partition(":")
+        name = getattr(self.spec(key), kind, None) if kind in ("encoder", "decoder") else None
+        if not isinstance(name, str):
+            raise ModalityError(f"no {role!r} graph in this package ({self.model_id})")
+        return name
 
     def spec(self, key: str) -> ModalitySpec:
         """The modality of that key, or a :class:`ModalityError` listing the known ones."""
@@ -111,6 +129,13 @@ class ModelPackage:
     def keys_of_family(self, family: str) -> list[str]:
         """Keys of one family (e.g. the three S2L2A band groups), network order."""
         return [k for k in self.network_order if self.modalities[k].family == family]
+
+    @property
+    def architecture(self) -> Mapping[str, Any]:
+        """The backbone's sizes as exported (``embed_dim``, ``num_heads``, ...; may be empty),
+        for memory estimates only (``batches.row_bytes``)."""
+        arch = self.manifest.get("architecture")
+        return arch if isinstance(arch, Mapping) else {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,6 +356,9 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
     denoiser = _get(manifest, "denoiser", "the top level")
     if denoiser not in files:
         raise ManifestError(f"manifest: denoiser {denoiser!r} is not listed in 'files'")
+    _limit(len(manifest.get("variants") or ()), "variants",
+           f"{len(manifest.get('variants') or ()):,} graph variants")
+    variants, default_variant = parse_variants(manifest, files, variant_roles(order, table))
     schedule = parse_schedule(_get(manifest, "schedule", "the top level"))
     _limit(schedule.num_train_timesteps, "schedule_length",
            f"a {schedule.num_train_timesteps:,}-step noise schedule")
@@ -344,6 +372,7 @@ def parse_manifest(root: Path, manifest: Mapping[str, Any]) -> ModelPackage:
         footprint_m=float(footprint_m),
         network_order=tuple(order), modalities=modalities, schedule=schedule,
         solver=_parse_solver(manifest.get("solver")), denoiser=denoiser, files=files,
+        variants=variants, default_variant=default_variant,
     )
 
 

@@ -6,18 +6,15 @@ can explain what is missing even where onnxruntime is not installed.
 onnxruntime-gpu silently falls back to the CPU when CUDA cannot be initialised; after creating
 a session the engine reads back ``session.get_providers()``, logs it, and warns when CUDA was
 asked for and not obtained. On CUDA the denoiser uses I/O binding so the clean condition
-latents are uploaded once and stay on the device for all solver steps; the CPU path is a plain
-``session.run`` and does not depend on it.
-
-On the CPU a graph may instead be run by the OpenVINO runtime in bf16 (``backends``; the
-``cpu_backend`` option, default ``auto``): same file, same ``run(feeds) -> outputs`` contract,
-and the precision is reported (``label``: "cpu (OpenVINO bf16)" / "cpu (onnxruntime fp32)").
+latents are uploaded once and stay on the device for all solver steps, through fixed buffers
+and CUDA graphs (``cuda_path``); the CPU path is a plain ``session.run`` and does not depend on
+it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CopgenError, DeviceError, InferenceError, InputError, ModelLoadError
+from ..errors import DeviceError, InferenceError, InputError, ModelLoadError
 from .backends import CPU_BACKENDS, CpuBackend, OpenVinoGraph, default_cpu_backend, open_cpu_graph
-from .devices import DEVICES, Device
+from .devices import DEVICES, PRECISIONS, Device, Precision
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +46,24 @@ def import_onnxruntime() -> ModuleType:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How to run graphs: ``device`` auto/cuda/cpu, thread counts (None = ORT default) and
-    who runs a CPU graph (``backends``: auto = OpenVINO where installed, else ONNX Runtime)."""
+    """How to run graphs: ``device`` auto/cuda/cpu and thread counts (None = ORT default);
+    ``precision`` the package's graph variant (auto = the one made for the device got);
+    ``cuda_graphs``: capture the denoiser as CUDA graphs where ONNX Runtime allows it;
+    ``cpu_backend``: who runs a CPU graph (``backends``: auto = OpenVINO where installed)."""
 
     device: Device = "auto"
     intra_op_threads: int | None = None
     inter_op_threads: int | None = None
     cuda_device_id: int = 0
+    precision: Precision = "auto"
+    cuda_graphs: bool = True
     cpu_backend: CpuBackend = field(default_factory=default_cpu_backend)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InputError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.cpu_backend not in CPU_BACKENDS:
             raise InputError(f"cpu_backend must be one of {CPU_BACKENDS}, "
                              f"got {self.cpu_backend!r}")
@@ -104,12 +107,13 @@ class OnnxModel:
 
     ``openvino``: whether this graph may go to OpenVINO when ``options.cpu_backend`` allows it
     (the engine lets the denoiser go; the VAEs stay fp32: a decoder writes the pixel values
-    and is about 4 % of a sample's time, docs/PERFORMANCE.md). ``precision`` is the graph's as
-    run: "fp32" for ONNX Runtime's fp32 graphs, OpenVINO's inference precision otherwise.
+    and is about 4 % of a sample's time, docs/PERFORMANCE.md). ``precision`` is OpenVINO's
+    inference precision, or None for an ONNX Runtime session (the graph variant's own).
     """
 
     def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None,
-                 openvino: bool = False) -> None:
+                 cuda_options: Mapping[str, str] | None = None, openvino: bool = False) -> None:
+        """``cuda_options``: extra CUDA provider options (e.g. ``enable_cuda_graph``)."""
         ort = import_onnxruntime()
         self.path = Path(path)
         self.name = name or self.path.name
@@ -117,7 +121,7 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"{self.name}: ONNX file not found: {self.path}")
         self.backend: OpenVinoGraph | None = None
-        self.precision = "fp32"
+        self.precision: str | None = None
         if openvino and requested_providers(options, ort.get_available_providers())[0] == CPU:
             self.backend = open_cpu_graph(self.path, self.name, options.cpu_backend,
                                           threads=options.intra_op_threads)
@@ -132,6 +136,10 @@ class OnnxModel:
         providers = requested_providers(options, ort.get_available_providers())
         if providers[0] != CPU:
             preload_cuda_dlls(ort)
+            if cuda_options:
+                providers = [(p[0], {**p[1], **cuda_options}) if isinstance(p, tuple)
+                             and p[0] == CUDA else p for p in providers]
+        self.cuda_graphs = bool(cuda_options and cuda_options.get("enable_cuda_graph") == "1")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)
         except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
@@ -141,6 +149,7 @@ class OnnxModel:
             ) from exc
         self.providers: list[str] = list(self.session.get_providers())
         self.on_cuda = CUDA in self.providers
+        self.cuda_graphs = self.cuda_graphs and self.on_cuda
         self.cuda_fallback = options.device == "cuda" and not self.on_cuda
         logger.info("%s: ONNX Runtime providers %s", self.name, self.providers)
         if self.cuda_fallback:
@@ -156,7 +165,7 @@ class OnnxModel:
         """Run through OpenVINO on the CPU: no ORT session, the backend's names and precision."""
         self.session = None
         self.providers = list(backend.providers)
-        self.on_cuda = False
+        self.on_cuda = self.cuda_graphs = False
         self.cuda_fallback = self.options.device == "cuda"
         if self.cuda_fallback:
             logger.warning("%s: CUDA was requested but this onnxruntime has no CUDA provider; "
@@ -172,9 +181,10 @@ class OnnxModel:
 
     @property
     def label(self) -> str:
-        """Device, runtime and precision, e.g. "cpu (OpenVINO bf16)", "cpu (onnxruntime fp32)"."""
-        runtime = "OpenVINO" if self.backend is not None else "onnxruntime"
-        return f"{self.device} ({runtime} {self.precision})"
+        """Device and runtime (with OpenVINO's precision), e.g. "cpu (OpenVINO bf16)"."""
+        if self.backend is None:
+            return f"{self.device} (onnxruntime{' ' + self.precision if self.precision else ''})"
+        return f"{self.device} (OpenVINO {self.precision})"
 
     def input_shapes(self) -> dict[str, list[Any]]:
         if self.backend is not None:
@@ -226,31 +236,35 @@ class OnnxModel:
 class DenoiserSession:
     """The backbone as a :data:`joint.Denoiser`: ``z_<key>``/``t_<key>`` in, ``eps_<key>`` out.
 
-    On CUDA it uses I/O binding: arrays registered with :meth:`keep_on_device` (the condition
-    latents, which do not change between steps) are uploaded once and bound as device values,
-    outputs are produced on the device and copied back once per call. The solver state itself
-    goes through the host at every step because the solver is NumPy (a few hundred kB per sample;
-    small next to a backbone forward).
+    On CUDA it runs through fixed device buffers bound once per batch shape, with CUDA graphs
+    where the session has them (:mod:`.cuda_path`); arrays registered with
+    :meth:`keep_on_device` (the condition latents, which do not change between steps) are
+    uploaded once per footprint. The CPU path is a plain ``session.run``.
     """
 
     def __init__(self, model: OnnxModel, keys: Sequence[str], *,
-                 io_binding: bool | None = None) -> None:
-        """``io_binding``: None = on CUDA only; True forces it (also on the CPU, for tests)."""
+                 io_binding: bool | None = None,
+                 reopen: Callable[[], OnnxModel] | None = None) -> None:
+        """``io_binding``: None = on CUDA only; True forces it (also on the CPU, for tests).
+        ``reopen``: the same graph without CUDA graphs, for a capture refused at run time."""
         self.model = model
         self.keys = tuple(keys)
         self.io_binding = model.on_cuda if io_binding is None else io_binding
-        self._device_values: dict[str, tuple[np.ndarray, Any]] = {}
+        self.cuda_graphs_note = ""  # set when CUDA graph capture was refused at run time
+        self._reopen = reopen
+        self._runner: Any = None
+
+    def _bound(self) -> Any:
+        if self._runner is None:
+            from .cuda_path import BoundRunner  # the CUDA path; never loaded on the CPU path
+
+            self._runner = BoundRunner(self.model)
+        return self._runner
 
     def keep_on_device(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Upload constant inputs once (with I/O binding; otherwise a no-op)."""
-        self._device_values.clear()
-        if not self.io_binding:
-            return
-        ort = import_onnxruntime()
-        device, dev_id = self.model.device, self.model.options.cuda_device_id
-        for key, arr in arrays.items():
-            value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), device, dev_id)
-            self._device_values[f"z_{key}"] = (arr, value)
+        if self.io_binding:
+            self._bound().keep_on_device({f"z_{k}": a for k, a in arrays.items()})
 
     def __call__(
         self, z: Mapping[str, np.ndarray], t: Mapping[str, np.ndarray]
@@ -259,27 +273,22 @@ class DenoiserSession:
         for key in self.keys:
             feeds[f"z_{key}"] = np.ascontiguousarray(z[key], dtype=np.float32)
             feeds[f"t_{key}"] = np.ascontiguousarray(t[key], dtype=np.float32)
-        outs = self._run_bound(feeds, z) if self.io_binding else self.model.run(feeds)
+        outs = self._run_bound(feeds) if self.io_binding else self.model.run(feeds)
         names = self.model.output_names
         return {name[len("eps_"):]: out for name, out in zip(names, outs, strict=True)}
 
-    def _run_bound(
-        self, feeds: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray]
-    ) -> list[np.ndarray]:
-        binding = self.model.session.io_binding()
-        device, dev_id = self.model.device, self.model.options.cuda_device_id
-        for name, arr in feeds.items():
-            kept = self._device_values.get(name)
-            if kept is not None and kept[0] is z.get(name[len("z_"):]):
-                binding.bind_ortvalue_input(name, kept[1])
-            else:
-                binding.bind_cpu_input(name, arr)
-        for name in self.model.output_names:
-            binding.bind_output(name, device, dev_id)
+    def _run_bound(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        runner = self._bound()
         try:
-            self.model.session.run_with_iobinding(binding)
-            return list(binding.copy_outputs_to_cpu())
-        except CopgenError:
-            raise
-        except Exception as exc:
-            raise InferenceError(f"{self.model.name}: ONNX Runtime failed: {exc}") from exc
+            return list(runner.run(feeds))
+        except InferenceError as exc:
+            if not (runner.graphs and self._reopen is not None):
+                raise
+            # CUDA graph capture refused at run time: reopen without graphs, report, retry once
+            logger.warning("%s: CUDA graph capture refused, running without: %s",
+                           self.model.name, exc)
+            self.cuda_graphs_note = f"refused at capture ({str(exc)[:200]})"
+            constants = runner.constants
+            self.model, self._runner = self._reopen(), None
+            self._bound().keep_on_device(constants)
+            return list(self._runner.run(feeds))

@@ -1,12 +1,14 @@
 """The footprint loop of a run: plan the footprints, then generate and write each one.
 
-Per footprint (row-major): read the target window (observed pixels and gaps), hold what is
-observed plus the overlap each sample already generated (per sample, so samples continue across
-footprint edges) except its last few pixels next to this footprint's new ones, which are
-generated again (a decoder is weakest at its footprint's edge), read the conditions on their
-native grids, generate N samples in one engine call, put them back on the target grid and
-write the gap pixels not written before plus that regenerated edge. Memory is
-one footprint's arrays plus GDAL's (capped) block cache, whatever the raster size.
+Per footprint (row-major scan order): read the target window (observed pixels and gaps), hold
+what is observed plus the overlap each sample already generated (per sample, so samples
+continue across footprint edges) except its last few pixels next to this footprint's new ones,
+which are generated again (a decoder is weakest at its footprint's edge), read the conditions
+on their native grids, generate N samples in one engine call, put them back on the target grid
+and write the gap pixels not written before plus that regenerated edge. ``run_batch`` does the
+same for the footprints of one wavefront (they never read each other's windows) with one
+engine call for all of them: the writes of the scan. Memory is a batch's arrays plus GDAL's
+(capped) block cache, whatever the raster size.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from ..geo import (
     GapReader,
     GeoTiffWriter,
     default_resampling,
+    footprint_dependencies,
     plan_footprints,
     read_target_window,
     to_target_grid,
+    wavefronts,
 )
 from .inputs import ConditionSetup, TargetSetup
 from .outputs import FillWriters, inside_mask, write_footprint
@@ -125,6 +129,7 @@ class FootprintRunner:
         self.dropped: dict[str, int] = {}
         self.device = ""
         self.generated_dates: list[str] = []  # the first footprint's, one per sample
+        self._dates_of: int | None = None  # the footprint they come from
 
     def window(self, fp: Footprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values (count, h, w) in output units, gap (h, w), observed (h, w)) on the window."""
@@ -196,20 +201,15 @@ class FootprintRunner:
         result = self.engine.generate(req, cancel=self.feedback.cancelled)
         return self._to_target(result, fp)
 
-    def run(self, index: int) -> bool:
-        """Generate and write footprint ``index`` of the plan; False when earlier footprints
-        already generated all of its gap pixels (nothing new to write: skipped)."""
+    def _prepare(self, index: int) -> _Prepared | None:
+        """Footprint ``index``'s request, from the target and what earlier footprints wrote;
+        None when earlier footprints already generated all of its gap pixels."""
         fp = self.plan[index]
-        total = len(self.plan)
-        fb = self.feedback
-        fb.check(f"before footprint {index + 1} of {total}")
-        fb.footprint(index, total, 0.0, f"footprint {index + 1}/{total}: reading")
         values, gap, observed = self.window(fp)
         prior = self.plan.prior_coverage(index) & gap
         fresh = gap & ~prior & fp.coverage(self.target.grid)
         if not fresh.any():
-            fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: already generated")
-            return False
+            return None
         # the earlier footprints' last pixels next to this one's new ones are generated again:
         # a decoder is weakest at the edge of its footprint, and holding that edge would
         # carry its flaws into this footprint as a line
@@ -219,21 +219,86 @@ class FootprintRunner:
                                        self.target.generated)
         partial = {g.key: target_observation(self.target, g, fp, self.target.grid, composites,
                                              known) for g in self.target.groups}
-        req = self._request(fp, partial)
+        return _Prepared(index, gap, prior, fresh, self._request(fp, partial))
+
+    def _write(self, p: _Prepared, result: GenerationResult) -> None:
+        """Write footprint ``p.index``'s samples: its gap pixels not held from before."""
+        fp = self.plan[p.index]
+        self.device = result.device
+        if self.time_key in result.samples and (self._dates_of is None
+                                                or p.index < self._dates_of):
+            self._dates_of = p.index  # the first footprint's (scan order), as a scan sees it
+            self.generated_dates = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
+                                    for d, m, y in result.samples[self.time_key][:, 0, 0]]
+        samples, covered = self._to_target(result, fp)
+        write = p.gap & covered & ~p.prior
+        self.held_pixels += int(p.prior.sum())
+        write_footprint(self.writers, self.target, fp.window, samples, write, self.statistic,
+                        self.stats, new=p.fresh)
+
+    def run(self, index: int) -> bool:
+        """Generate and write footprint ``index`` of the plan; False when earlier footprints
+        already generated all of its gap pixels (nothing new to write: skipped)."""
+        total = len(self.plan)
+        fb = self.feedback
+        fb.check(f"before footprint {index + 1} of {total}")
+        fb.footprint(index, total, 0.0, f"footprint {index + 1}/{total}: reading")
+        p = self._prepare(index)
+        if p is None:
+            fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: already generated")
+            return False
 
         def on_step(done: int, steps_total: int) -> None:
             fb.footprint(index, total, done / max(steps_total, 1),
                          f"footprint {index + 1}/{total}: step {done}/{steps_total}")
 
-        result = self.engine.generate(req, progress=on_step, cancel=fb.cancelled)
-        self.device = result.device
-        if self.time_key in result.samples and not self.generated_dates:
-            self.generated_dates = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
-                                    for d, m, y in result.samples[self.time_key][:, 0, 0]]
-        samples, covered = self._to_target(result, fp)
-        write = gap & covered & ~prior
-        self.held_pixels += int(prior.sum())
-        write_footprint(self.writers, self.target, fp.window, samples, write, self.statistic,
-                        self.stats, new=fresh)
+        self._write(p, self.engine.generate(p.request, progress=on_step, cancel=fb.cancelled))
         fb.footprint(index, total, 1.0, f"footprint {index + 1}/{total}: written")
         return True
+
+    def run_batch(self, indices: Sequence[int], *, max_rows: int, done: int = 0) -> list[bool]:
+        """Footprints of one wavefront (none reads another's window) generated together,
+        ``max_rows`` samples per denoiser call, then written in scan order: the writes of
+        ``run`` on each. ``done``: footprints finished before (for the progress bar)."""
+        total, fb, k = len(self.plan), self.feedback, len(indices)
+        what = (f"footprint {indices[0] + 1}/{total}" if k == 1 else
+                f"footprints {', '.join(str(i + 1) for i in indices)} of {total}")
+        fb.check(f"before {what}")
+        fb.footprints(done, k, total, 0.0, f"{what}: reading")
+        prepared = [self._prepare(i) for i in indices]
+        live = [p for p in prepared if p is not None]
+
+        def on_step(step: int, steps_total: int) -> None:
+            fb.footprints(done, k, total, step / max(steps_total, 1),
+                          f"{what}: step {step}/{steps_total}")
+
+        if live:
+            results = self.engine.generate_many([p.request for p in live], max_rows=max_rows,
+                                                progress=on_step, cancel=fb.cancelled)
+            for p, result in zip(live, results, strict=True):
+                self._write(p, result)
+        fb.footprints(done, k, total, 1.0, f"{what}: written")
+        return [p is not None for p in prepared]
+
+
+def wavefront_batches(fp_plan: FootprintPlan, per_batch: int) -> list[list[int]]:
+    """The plan's footprints in runs of at most ``per_batch`` from one wavefront each,
+    wavefront by wavefront (scan order inside one): a run's inputs are final when it runs."""
+    levels = wavefronts(footprint_dependencies(fp_plan))
+    by_level: dict[int, list[int]] = {}
+    for i, level in enumerate(levels):
+        by_level.setdefault(level, []).append(i)
+    step = max(1, per_batch)
+    return [ids[a:a + step] for level in sorted(by_level)
+            for ids in (by_level[level],) for a in range(0, len(ids), step)]
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """One footprint ready to generate: its request and the masks its writes need."""
+
+    index: int
+    gap: np.ndarray
+    prior: np.ndarray
+    fresh: np.ndarray
+    request: GenerationRequest

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..engine.devices import DEVICES, Device
+from ..engine.devices import DEVICES, PRECISIONS, Device, Precision
 from ..errors import InputError
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "MAX_RASTER_PIXELS",
     "MODES",
     "OUTPUT_SUFFIXES",
+    "PRECISIONS",
     "S1_SCALES",
     "SCL_CLASS_NAMES",
     "SELF_CHECK",
@@ -43,10 +44,11 @@ __all__ = [
     "Bound",
     "ConditionSlot",
     "Device",
+    "DoorOption",
     "LayerModality",
     "MaskSource",
     "Mode",
-    "Override",
+    "Precision",
     "S1ScaleChoice",
     "SpreadStatistic",
     "parse_condition_bands",
@@ -87,6 +89,7 @@ BOUNDS: Mapping[str, Bound] = {
     "seed": Bound(0, 2**31 - 1),
     "overlap_m": Bound(0.0, 960.0),
     "batch_size": Bound(1, 64),
+    "batch_rows": Bound(0, 4096),
     "threads": Bound(0, 256),
 }
 
@@ -144,24 +147,26 @@ EDGES = {True: "samples blended into the held pixels around them (Poisson)",
 
 
 @dataclass(frozen=True)
-class FractionOption:
-    """A fraction both doors offer: the Processing parameter, the CLI option, the text."""
+class DoorOption:
+    """An option both doors offer in one definition: the Processing parameter (advanced), the
+    CLI flag (with its dashes), the label and help they show, the default (a fraction, or a
+    boolean escape hatch: False)."""
 
     parameter: str
     option: str
     label: str
     help: str
-    default: float = 0.0
+    default: float | bool = False
 
 
 #: the self-check (issue 18): share of the footprints graded on observed pixels they hide
-SELF_CHECK = FractionOption(
+SELF_CHECK = DoorOption(
     "SELF_CHECK", "--self-check", "Self-check: fraction of footprints graded (0 = off)",
     "In this share of the footprints (at least one when above 0), an extra, separate "
     "generation hides observed pixels in gap-shaped blobs and scores the samples against them "
     "(MAE, RMSE, interval coverage, spread-skill, CRPS, GDAL FillNodata's MAE), written beside "
     "the outputs as <filled>_selfcheck.json/.csv/.png. The outputs themselves are unchanged; "
-    "it costs the extra footprints' time.")
+    "it costs the extra footprints' time.", default=0.0)
 
 
 def parse_self_check(value: float | str | None) -> float:
@@ -197,20 +202,9 @@ CONDITIONS: tuple[ConditionSlot, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Override:
-    """A boolean escape hatch both doors offer: the Processing parameter (advanced), the CLI
-    flag, what they show."""
-
-    parameter: str
-    option: str
-    label: str
-    help: str
-
-
 #: the plausibility checks of ``fill.plausibility`` become report notes instead of errors
-ACCEPT_UNUSUAL_VALUES = Override(
-    "ACCEPT_UNUSUAL_VALUES", "accept-unusual-values",
+ACCEPT_UNUSUAL_VALUES = DoorOption(
+    "ACCEPT_UNUSUAL_VALUES", "--accept-unusual-values",
     "Accept layer values that look wrong for their modality",
     "Each layer's values are checked against its modality (Sentinel-2 digital numbers, not "
     "0..1 reflectance or 8-bit quicklooks; S1 dB vs linear power; one-band DEM in metres; "

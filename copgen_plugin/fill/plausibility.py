@@ -89,7 +89,7 @@ def sample_layer(path: Path, bands: Sequence[int], *, nodata: float | None) -> S
 
 
 def _fix() -> str:
-    return (f"if the values are right after all, rerun with --{ACCEPT_UNUSUAL_VALUES.option} "
+    return (f"if the values are right after all, rerun with {ACCEPT_UNUSUAL_VALUES.option} "
             f"(Processing: {ACCEPT_UNUSUAL_VALUES.parameter})")
 
 
@@ -225,7 +225,7 @@ def judge(problems: Sequence[str], what: str, *, accept: bool) -> list[str]:
     if not accept:
         raise InputError(f"{what} {problems[0]}; {_fix()}")
     notes = [f"{what} {p} (used as it is: {ACCEPT_UNUSUAL_VALUES.parameter} / "
-             f"--{ACCEPT_UNUSUAL_VALUES.option})" for p in problems]
+             f"{ACCEPT_UNUSUAL_VALUES.option})" for p in problems]
     for note in notes:
         _log.warning("%s", note)
     return notes

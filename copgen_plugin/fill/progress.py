@@ -50,6 +50,13 @@ class RunFeedback:
         self.report(PREPARED + span * (index + min(max(within, 0.0), 1.0)) / max(total, 1),
                     message)
 
+    def footprints(self, done: int, count: int, total: int, within: float, message: str
+                   ) -> None:
+        """Progress inside a batch of ``count`` footprints after ``done`` finished ones."""
+        span = GENERATED - PREPARED
+        within = min(max(within, 0.0), 1.0)
+        self.report(PREPARED + span * (done + count * within) / max(total, 1), message)
+
     def info(self, message: str) -> None:
         _log.info("%s", message)
         if self._log is not None:

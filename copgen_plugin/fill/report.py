@@ -34,6 +34,8 @@ class FillReport:
     model_version: str = ""
     demo_model: bool = False
     device: str = ""
+    #: the package's graph variant that ran, and why (engine.variants)
+    variant: str = ""
     providers: dict[str, list[str]] = field(default_factory=dict)
     working_crs: str = ""
     grid: str = ""
@@ -133,9 +135,10 @@ def describe(report: FillReport, target: TargetSetup, conditions: list[Condition
 
 def after_run(report: FillReport, *, device: str, providers: dict[str, list[str]],
               stats: WriteStats, generated_dates: list[str], filled_holes: dict[str, int],
-              dropped: dict[str, int], held_pixels: int) -> None:
+              dropped: dict[str, int], held_pixels: int, variant: str = "") -> None:
     """What the footprint loop amounted to: device, pixels, and the notes it calls for."""
     report.device = device
+    report.variant = variant
     report.providers = providers
     report.pixels_written = stats.pixels
     if generated_dates:
@@ -148,10 +151,10 @@ def after_run(report: FillReport, *, device: str, providers: dict[str, list[str]
     if stats.pixels < report.gap_pixels:
         report.notes.append(f"{report.gap_pixels - stats.pixels} gap pixel(s) were not covered "
                             "by any footprint's generated area and keep their input values")
-    for key, n in filled_holes.items():
+    for key, n in sorted(filled_holes.items()):
         report.notes.append(f"{key}: condition holes filled in {n} footprint(s) (at least 90 % "
                             "covered)")
-    for key, n in dropped.items():
+    for key, n in sorted(dropped.items()):
         report.notes.append(f"{key}: condition covers under 90 % of {n} footprint(s); generated "
                             "there instead of conditioning")
     if held_pixels:
@@ -187,6 +190,7 @@ def summary_lines(r: FillReport) -> list[str]:
     lines = [
         f"model: {r.model_id} {r.model_version}{demo}",
         f"device actually used: {r.device} ({r.providers})",
+        *([f"model variant: {r.variant}"] if r.variant else []),
         f"grid: {r.grid}; working CRS {r.working_crs}",
         f"footprints: {r.footprints_run} run of {r.footprints_total}; gap pixels "
         f"{r.gap_pixels}, generated {r.pixels_written}",

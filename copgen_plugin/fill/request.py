@@ -24,11 +24,13 @@ from .options import (
     DEVICES,
     MODES,
     OUTPUT_SUFFIXES,
+    PRECISIONS,
     S1_SCALES,
     SPREAD_STATISTICS,
     Device,
     LayerModality,
     Mode,
+    Precision,
     S1ScaleChoice,
     SpreadStatistic,
 )
@@ -115,6 +117,9 @@ class FillRequest:
       earlier footprint is held as observed by the next one (per sample), so samples continue
       across footprint edges.
     * ``steps`` None: the package default (50).
+    * ``batch_rows``: most samples (of several footprints of one wavefront) per denoiser call;
+      0: from the model's size and the device (``engine.batches.default_rows``). Like
+      ``batch_size``, it bounds memory and does not change the outputs.
     * ``harmonise``: blend each sample's generated pixels into what is held around them (the
       observed pixels, and the overlap the sample generated in an earlier footprint) by a
       smooth offset (Poisson blending), so no frame shows at gap and footprint edges; the
@@ -137,8 +142,11 @@ class FillRequest:
     steps: int | None = None
     seed: int = 1234
     device: Device = "auto"
+    #: graph variant of the package: auto = the one made for the device got (fp16 on CUDA)
+    precision: Precision = "auto"
     overlap_m: float = 320.0
     batch_size: int = 4
+    batch_rows: int = 0
     threads: int = 0
     spread_statistic: SpreadStatistic = "std"
     harmonise: bool = True
@@ -219,6 +227,8 @@ def validate(request: FillRequest) -> None:
     checks = [
         (request.mode in MODES, f"mode must be one of {MODES}, got {request.mode!r}"),
         (request.device in DEVICES, f"device must be one of {DEVICES}, got {request.device!r}"),
+        (request.precision in PRECISIONS,
+         f"precision must be one of {PRECISIONS}, got {request.precision!r}"),
         *_bound_checks(request),
         (request.spread_statistic in SPREAD_STATISTICS,
          f"spread_statistic must be one of {SPREAD_STATISTICS}, got "

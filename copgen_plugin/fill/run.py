@@ -22,6 +22,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioError
 
+from ..engine.batches import default_rows
 from ..engine.generate import CopgenEngine
 from ..engine.package import ModelPackage
 from ..engine.runtime import RuntimeOptions
@@ -29,7 +30,7 @@ from ..errors import InputError
 from ..geo import DateChoice, FootprintPlan, OutputSet, resolve_date
 from . import folders, plausibility
 from . import report as rep
-from .footprint import FootprintRunner, plan
+from .footprint import FootprintRunner, plan, wavefront_batches
 from .gaps import prepare_gaps
 from .inputs import ConditionSetup, TargetSetup, setup_condition, setup_target
 from .model import open_package, resolve_model
@@ -260,7 +261,8 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
     own = engine is None
     if engine is None:
         engine = CopgenEngine(setup.package, RuntimeOptions(
-            device=request.device, intra_op_threads=request.threads or None))
+            device=request.device, intra_op_threads=request.threads or None,
+            precision=request.precision))
     try:
         runner = (runner_factory or FootprintRunner)(
             engine=engine, target=setup.target, conditions=setup.conditions, fp_plan=setup.plan,
@@ -270,16 +272,38 @@ def _generate(request: FillRequest, setup: _Setup, writers: FillWriters, report:
             batch_size=request.batch_size, statistic=request.spread_statistic,
             harmonise=request.harmonise)
         generating = time.monotonic()
-        report.footprints_run = sum(runner.run(i) for i in range(len(setup.plan)))
+        report.footprints_run = _run_footprints(runner, setup.plan, request, engine, fb)
         if request.self_check > 0:
             _self_check(request, runner, report, fb, time.monotonic() - generating)
         rep.after_run(report, device=runner.device, providers=engine.providers,
+                      variant=engine.variant_line,
                       stats=runner.stats, generated_dates=runner.generated_dates,
                       filled_holes=runner.filled_holes, dropped=runner.dropped,
                       held_pixels=runner.held_pixels)
     finally:
         if own:
             engine.close()
+
+
+def _run_footprints(runner: Any, fp_plan: FootprintPlan, request: FillRequest,
+                    engine: CopgenEngine, fb: RunFeedback) -> int:
+    """Every footprint of the plan, wavefront by wavefront: the footprints of one wavefront
+    read nothing another one writes, so up to ``batch_rows`` of their samples share each
+    denoiser call, with the files of the scan (``FootprintRunner.run_batch``); a runner
+    without batches (scale/'s replay) runs them one by one in scan order. How many ran."""
+    run_batch = getattr(runner, "run_batch", None)
+    if run_batch is None:
+        return sum(runner.run(i) for i in range(len(fp_plan)))
+    rows = request.batch_rows or default_rows(engine.package, engine.denoiser().model.device)
+    batches = wavefront_batches(fp_plan, rows // request.n_samples)
+    fb.info(f"{len(fp_plan)} footprints in {len(batches)} batches of independent footprints "
+            f"(at most {rows} samples per denoiser call"
+            f"{', automatic' if not request.batch_rows else ''})")
+    ran = done = 0
+    for batch in batches:
+        ran += sum(run_batch(batch, max_rows=rows, done=done))
+        done += len(batch)
+    return ran
 
 
 def _self_check(request: FillRequest, runner: FootprintRunner, report: FillReport,

@@ -52,8 +52,10 @@ from .footprints import (
     Footprint,
     FootprintPlan,
     GapSource,
+    footprint_dependencies,
     intersect_windows,
     plan_footprints,
+    wavefronts,
     window_slices,
 )
 from .grid import RasterGrid, grid_offset, pixel_size_m, to_lonlat, utm_crs, working_crs
@@ -95,6 +97,7 @@ __all__ = [
     "db_to_linear",
     "default_resampling",
     "detect_s1_scale",
+    "footprint_dependencies",
     "grid_offset",
     "group_bands",
     "intersect_windows",
@@ -113,6 +116,7 @@ __all__ = [
     "to_target_grid",
     "utm_crs",
     "warp_to_footprint",
+    "wavefronts",
     "window_slices",
     "working_crs",
 ]

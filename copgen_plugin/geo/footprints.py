@@ -187,6 +187,33 @@ class FootprintPlan(Sequence[Footprint]):
         return out
 
 
+def footprint_dependencies(fp_plan: Sequence[Footprint]) -> list[list[int]]:
+    """For each footprint, the earlier footprints (scan order) whose windows intersect its
+    window: the only ones whose writes it reads (``FootprintPlan.prior_coverage`` and the
+    samples held in its window)."""
+    w = np.array([[int(fp.window.col_off), int(fp.window.row_off),
+                   int(fp.window.col_off + fp.window.width),
+                   int(fp.window.row_off + fp.window.height)] for fp in fp_plan],
+                 dtype=np.int64).reshape(-1, 4)
+    out = []
+    for i in range(len(w)):
+        e = w[:i]
+        hit = ((np.minimum(e[:, 2], w[i, 2]) > np.maximum(e[:, 0], w[i, 0]))
+               & (np.minimum(e[:, 3], w[i, 3]) > np.maximum(e[:, 1], w[i, 1])))
+        out.append([int(j) for j in np.flatnonzero(hit)])
+    return out
+
+
+def wavefronts(deps: Sequence[Sequence[int]]) -> list[int]:
+    """The wavefront of each footprint: 0 without dependencies, else 1 + its deepest one's.
+    The footprints of one wavefront never intersect one another, and every footprint they
+    read is in an earlier wavefront: they can be generated together."""
+    level: list[int] = []
+    for d in deps:
+        level.append(1 + max(level[j] for j in d) if d else 0)
+    return level
+
+
 def _overlap(footprint_m: float, overlap_m: float, overlap_fraction: float | None) -> float:
     if footprint_m <= 0:
         raise ValueError(f"footprint size must be positive, got {footprint_m}")

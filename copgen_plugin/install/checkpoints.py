@@ -10,7 +10,7 @@ weights, and truncated or corrupt files, get their own messages.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from .safetensors_reader import read_safetensors
 from .tensors import TensorRef
 
 EMA_PREFIX = "ema_model."
-DROPPED_PREFIXES = ("loss.",)
+DROPPED_PREFIXES = ("loss.",)  # LPIPS / discriminator weights of the training wrapper
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -94,16 +94,24 @@ def inference_state(tree: Any, path: Path) -> OrderedDict[str, TensorRef]:
 
 
 def _extract_ema(ema: Mapping[str, Any], path: Path) -> OrderedDict[str, TensorRef]:
-    out: OrderedDict[str, TensorRef] = OrderedDict()
+    return extract_ema(ema, str(path), lambda value: isinstance(value, TensorRef))
+
+
+def extract_ema(ema: Mapping[str, Any], source: str, is_tensor: Callable[[Any], bool]
+                ) -> OrderedDict[str, Any]:
+    """A training file's ``ema`` state -> the inference weights: ``ema_model.*`` with the
+    prefix stripped, ``loss.*`` (LPIPS, discriminator) dropped. The one rule for the torch-free
+    converter and the torch tools in ``models/`` (``is_tensor`` says what a tensor is there)."""
+    out: OrderedDict[str, Any] = OrderedDict()
     for key, value in ema.items():
         if not isinstance(key, str) or not key.startswith(EMA_PREFIX):
             continue
         name = key[len(EMA_PREFIX):]
         if name.startswith(DROPPED_PREFIXES):
             continue
-        if not isinstance(value, TensorRef):
-            raise CheckpointError(f"{path}: EMA entry {key} is not a tensor")
+        if not is_tensor(value):
+            raise CheckpointError(f"{source}: EMA entry {key} is not a tensor")
         out[name] = value
     if not out:
-        raise CheckpointError(f"{path}: the 'ema' state holds no '{EMA_PREFIX}*' tensors")
+        raise CheckpointError(f"{source}: the 'ema' state holds no '{EMA_PREFIX}*' tensors")
     return out

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled, CopgenError
+from ..cli_run import run_command
 from .plan import FLAVOURS
 
 
@@ -38,14 +38,10 @@ def run_install_command(args: argparse.Namespace) -> int:
 
     options = InstallOptions(flavour=args.flavour, index_url=args.index_url,
                              find_links=args.find_links, python=args.python, force=args.force)
-    try:
-        result = install(options, log=log)
-    except (Cancelled, KeyboardInterrupt):
-        print("error: cancelled; the previous dependency folder is unchanged", file=sys.stderr)
-        return 1
-    except CopgenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    code, result = run_command(lambda: install(options, log=log), None,
+                               interrupted="the previous dependency folder is unchanged")
+    if result is None:
+        return code
     print(f"{result.status}: {result.folder} ({result.flavour}; {len(result.packages)} "
           f"packages; {result.seconds:.0f} s)")
     return 0

@@ -33,6 +33,7 @@ from ..fill.options import (
     LAYER_LABELS,
     LAYER_MODALITIES,
     LULC_NUMBERINGS,
+    PRECISIONS,
     S1_SCALES,
     SPREAD_STATISTICS,
 )
@@ -137,6 +138,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
                                               defaultValue=0),
                    "auto: CUDA when ONNX Runtime has it, else CPU. The device actually used is "
                    "reported; a CUDA request that falls back to CPU says so."))
+    add(_advanced(_with_help(QgsProcessingParameterEnum(
+        "PRECISION", "Model precision (graph variant)", options=list(PRECISIONS),
+        defaultValue=0),
+        "auto: the package's variant made for the device actually used (fp16 with fused "
+        "attention on CUDA, fp32 on the CPU); fp32 / fp16 force one. The variant used is "
+        "reported.")))
     add(_with_help(QgsProcessingParameterNumber(
         "OVERLAP", "Footprint overlap (m)", type=QgsProcessingParameterNumber.Double,
         defaultValue=320.0, **_range("overlap_m")),
@@ -144,6 +151,12 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
     add(_advanced(_with_help(QgsProcessingParameterNumber(
         "BATCH_SIZE", "Samples per denoiser call", defaultValue=4, **_range("batch_size")),
         "Bounds memory; results do not depend on it.")))
+    add(_advanced(_with_help(QgsProcessingParameterNumber(
+        "BATCH_ROWS", "Samples of several footprints per denoiser call (0 = automatic)",
+        defaultValue=0, **_range("batch_rows")),
+        "Footprints that do not overlap are generated together, up to this many samples per "
+        "call (automatic: from the model's size and the device). Bounds memory; results do "
+        "not depend on it.")))
     add(_advanced(_with_help(QgsProcessingParameterNumber(
         "THREADS", "CPU threads (0 = automatic)", defaultValue=0, **_range("threads")),
         "ONNX Runtime intra-op threads on the CPU.")))
@@ -163,7 +176,7 @@ def add_fill_parameters(alg: QgsProcessingAlgorithm, *, generate: bool) -> None:
             defaultValue=sc.default, minValue=0.0, maxValue=1.0), sc.help)))
     accept = options.ACCEPT_UNUSUAL_VALUES
     add(_advanced(_with_help(QgsProcessingParameterBoolean(
-        accept.parameter, accept.label, defaultValue=False), accept.help)))
+        accept.parameter, accept.label, defaultValue=bool(accept.default)), accept.help)))
     add(_with_help(QgsProcessingParameterRasterDestination(
         "OUTPUT", "Generated layer" if generate else "Filled layer (ensemble mean in gaps)"),
         "Mean of the samples (classes: mode); gap fill: observed pixels untouched."))
@@ -255,8 +268,10 @@ def build_request(alg: QgsProcessingAlgorithm, params: dict[str, Any],
         steps=alg.parameterAsInt(params, "STEPS", context),
         seed=alg.parameterAsInt(params, "SEED", context),
         device=DEVICES[alg.parameterAsEnum(params, "DEVICE", context)],
+        precision=PRECISIONS[alg.parameterAsEnum(params, "PRECISION", context)],
         overlap_m=alg.parameterAsDouble(params, "OVERLAP", context),
         batch_size=alg.parameterAsInt(params, "BATCH_SIZE", context),
+        batch_rows=alg.parameterAsInt(params, "BATCH_ROWS", context),
         threads=alg.parameterAsInt(params, "THREADS", context),
         spread_statistic=SPREAD_STATISTICS[alg.parameterAsEnum(params, "SPREAD_STATISTIC",
                                                                context)],

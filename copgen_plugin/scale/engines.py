@@ -19,7 +19,7 @@ from ..engine.runtime import RuntimeOptions
 from ..fill.model import open_package, resolve_model
 from ..fill.request import FillRequest
 
-_Key = tuple[str, str, int]
+_Key = tuple[str, str, int, str]
 _IDLE: dict[_Key, list[CopgenEngine]] = {}
 _LOCK = threading.Lock()
 
@@ -29,13 +29,14 @@ def leased_engine(request: FillRequest) -> Iterator[CopgenEngine]:
     """An engine of this process for the request's model, device and thread count: an idle
     one if there is one, else a new one; it is kept for the next task afterwards."""
     root = resolve_model(request.model)
-    key = (str(root), request.device, request.threads)
+    key = (str(root), request.device, request.threads, request.precision)
     with _LOCK:
         idle = _IDLE.get(key)
         engine = idle.pop() if idle else None
     if engine is None:
         engine = CopgenEngine(open_package(str(root)), RuntimeOptions(
-            device=request.device, intra_op_threads=request.threads or None))
+            device=request.device, intra_op_threads=request.threads or None,
+            precision=request.precision))
     try:
         yield engine
     finally:

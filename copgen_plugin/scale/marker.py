@@ -27,7 +27,7 @@ MARKER = ".copgen-complete.json"
 #: footprint results of a scene split into footprint tasks (removed when the scene is done)
 WORK_DIR = ".copgen-work"
 #: request fields that do not change the outputs (the marker ignores them)
-_NOT_HASHED = ("threads", "batch_size", "outputs")
+_NOT_HASHED = ("threads", "batch_size", "batch_rows", "outputs")
 
 
 def scene_folder(request: FillRequest) -> Path:

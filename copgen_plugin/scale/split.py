@@ -30,27 +30,19 @@ from ..fill.outputs import FillWriters, inside_mask
 from ..fill.progress import RunFeedback
 from ..fill.report import WriteStats
 from ..fill.request import FillRequest
-from ..geo import FootprintPlan, intersect_windows, read_target_window, window_slices
+from ..geo import (
+    FootprintPlan,
+    footprint_dependencies,
+    intersect_windows,
+    read_target_window,
+    wavefronts,
+    window_slices,
+)
 from .engines import leased_engine
 
 _log = logging.getLogger(__name__)
 
 WriterSpec = tuple[str, int, str, float | None]  # name, count, dtype, nodata
-
-
-def footprint_dependencies(fp_plan: FootprintPlan) -> list[list[int]]:
-    """For each footprint, the earlier footprints whose windows intersect its window."""
-    windows = [fp.window for fp in fp_plan]
-    return [[j for j in range(i) if intersect_windows(windows[j], windows[i]) is not None]
-            for i in range(len(windows))]
-
-
-def wavefronts(deps: Sequence[Sequence[int]]) -> list[int]:
-    """The wavefront of each footprint: 0 without dependencies, else 1 + its deepest one's."""
-    level: list[int] = []
-    for d in deps:
-        level.append(1 + max(level[j] for j in d) if d else 0)
-    return level
 
 
 class WindowCanvas:

@@ -52,7 +52,7 @@ def test_openvino_runs_the_same_denoiser_graph_in_the_cpus_precision(tiny_packag
     precision = "bf16" if _bf16_cpu() else "fp32"
     assert ov_model.label == f"cpu (OpenVINO {precision})" and ov_model.session is None
     assert ov_model.providers == [f"OpenVINO CPU {precision}"] and ov_model.device == "cpu"
-    assert ort_model.label == "cpu (onnxruntime fp32)"
+    assert ort_model.label == "cpu (onnxruntime)"
     assert ort_model.providers == ["CPUExecutionProvider"]
     assert ov_model.input_names == ort_model.input_names
     assert ov_model.output_names == ort_model.output_names
@@ -98,7 +98,7 @@ def test_forced_onnxruntime_and_the_environment_switch(tiny_package, monkeypatch
     options = RuntimeOptions("cpu")
     assert options.cpu_backend == "onnxruntime"
     model = OnnxModel(tiny_package / "denoiser.onnx", options, openvino=True)
-    assert model.label == "cpu (onnxruntime fp32)" and model.backend is None
+    assert model.label == "cpu (onnxruntime)" and model.backend is None
     monkeypatch.setenv(ENV_VAR, "OpenVINO ")
     assert RuntimeOptions().cpu_backend == "openvino"
     monkeypatch.setenv(ENV_VAR, "tensorrt")
@@ -130,7 +130,7 @@ def test_auto_falls_back_to_onnxruntime_when_openvino_cannot_compile(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="copgen_plugin.engine.backends"):
         model = OnnxModel(path, RuntimeOptions("cpu", cpu_backend="auto"), name="tfidf",
                           openvino=True)
-    assert model.label == "cpu (onnxruntime fp32)"
+    assert model.label == "cpu (onnxruntime)"
     assert "OpenVINO cannot compile" in caplog.text and "falling back" in caplog.text
     (y,) = model.run({"x": np.array([1, 2, 2, 3], dtype=np.int64)})
     np.testing.assert_array_equal(y, [1.0, 2.0])  # term frequencies of 1 and 2

@@ -165,24 +165,6 @@ def test_refusing_index_says_so(bare_python: Path, pip_clean: Path,
                                       "(HTTP 403)")
 
 
-def test_cli_without_run_time_packages_says_how_to_install(bare_python: Path,
-                                                           tmp_path: Path) -> None:
-    """Issue 13 case 10: the install hint, not a ModuleNotFoundError traceback."""
-    env = clean_pip_environ()
-    env["COPGEN_DEPS_DIR"] = str(tmp_path / "none")
-    proc = subprocess.run([str(bare_python), "-m", "copgen_plugin", "gapfill", "in.tif",
-                           "--model", "copgen-demo", "--out-filled", str(tmp_path / "f.tif"),
-                           "--out-spread", str(tmp_path / "s.tif"), "--out-samples",
-                           str(tmp_path / "samples")], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("error: COP-GEN needs the Python package(s) onnxruntime, "
-                                  "rasterio, huggingface_hub")
-    assert "python -m copgen_plugin install-deps" in proc.stderr
-    assert not list(tmp_path.glob("*.tif")) and not (tmp_path / "samples").exists()
-
-
 def test_cancel_during_pip_stops_it_and_leaves_nothing(wheelhouse: Path, bare_python: Path,
                                                        pip_clean: Path) -> None:
     started: list[str] = []

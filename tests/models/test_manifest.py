@@ -39,7 +39,7 @@ def test_round_trip(pkg: Path) -> None:
     info = ManifestInfo(model_id=written["model_id"], model_version=written["model_version"],
                        title=written["title"], licence=written["licence"],
                        source=written["source"], config="tiny",
-                       architecture=written["architecture"])
+                       architecture=written["architecture"], variants=written["variants"])
     specs = [MODALITIES[k] for k in KEYS]
     rebuilt = build_manifest(info, specs, pkg)
     assert rebuilt == written == read_manifest(pkg)

@@ -69,17 +69,11 @@ def plugin_package(qgis_app: Any) -> Any:
     return _STATE["package"]
 
 
-#: the tiny package the QGIS tests run: S2 L2A's three groups, DEM, S1, LULC, lat/lon, date
-TINY_KEYS = ["3d_cartesian_lat_lon", "DEM_DEM", "LULC_LULC", "S1RTC_vh_vv", "S2L2A_B01_B09",
-             "S2L2A_B02_B03_B04_B08", "S2L2A_B05_B06_B07_B11_B12_B8A", "mean_timestamps"]
-
-
 @pytest.fixture(scope="session")
-def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real exported random-weight package (models.tiny), built once per session."""
-    from models.tiny import build_tiny_package
-
-    return build_tiny_package(tmp_path_factory.mktemp("pkg") / "tiny", TINY_KEYS, seed=0)
+def tiny_package(full_package: Path) -> Path:
+    """The QGIS tests run the session's full tiny package (tests/conftest.py: S2 L2A's three
+    groups, DEM, S1, LULC, lat/lon, date), built once for every folder; they only read it."""
+    return full_package
 
 
 @pytest.fixture(scope="session")

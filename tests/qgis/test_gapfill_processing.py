@@ -68,10 +68,14 @@ def test_gapfill_processing_run(copgen_plugin: Any, tiny_package: Path,
     feedback = QgsProcessingFeedback()
     progress: list[float] = []
     feedback.progressChanged.connect(progress.append)
-    result = processing.run("copgen:gapfill", _params(s2_scene, tiny_package, tmp_path),
+    result = processing.run("copgen:gapfill",
+                            _params(s2_scene, tiny_package, tmp_path, PRECISION=2),
                             feedback=feedback)
     _check_outputs(s2_scene, result)
     assert result["DEVICE_USED"] == "cpu" and result["FOOTPRINTS"] >= 1
+    # PRECISION 2 = fp16 asked for; this tiny package has only its fp32 variant, and says so
+    assert ("model variant: fp32 (torchscript exporter, opset 17) on cpu: fp16 asked for, but "
+            "this package has only fp32: using fp32") in feedback.textLog()
     assert len(result["OUTPUT_LAYERS"]) == 4
     assert progress == sorted(progress) and progress[-1] == pytest.approx(100.0)
     log = feedback.textLog()

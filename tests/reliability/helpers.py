@@ -54,6 +54,13 @@ def outs(folder: Path, samples: str = "samples") -> list[object]:
             "--out-samples", folder / samples]
 
 
+def out_folder(folder: Path) -> Path:
+    """An existing, empty output folder: the case is then judged on its own, not on whether
+    the tool creates a missing folder (the CLI before issue 13 required it to exist)."""
+    folder.mkdir(parents=True)
+    return folder
+
+
 def gapfill(target: Path, model: Path | str, out: Path, *extra: object,
             samples: int = 2, steps: int = 2) -> list[object]:
     """The arguments of a small gap fill run."""

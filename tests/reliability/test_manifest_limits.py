@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.engine.helpers import official_manifest
+from tests.reliability.helpers import out_folder
 from tests.reliability.run_b import cli, one_error_line, outputs, s2_layer
 from tests.reliability.snapshot_b import snapshot
 
@@ -59,11 +61,41 @@ def test_oversized_manifests_are_refused_before_any_allocation(
     pkg.mkdir()
     (pkg / "manifest.json").write_text(json.dumps(manifest))
     target = s2_layer(tmp_path / "in")
+    out = out_folder(tmp_path / "out")
     before = snapshot(tmp_path / "in", pkg)
-    proc = cli("gapfill", target, "--model", pkg, *outputs(tmp_path / "out"), "--quiet")
+    proc = cli("gapfill", target, "--model", pkg, *outputs(out), "--quiet")
     line = one_error_line(proc)
     assert re.search(message, line), line
     assert "not a COP-GEN package (or a hostile one), nothing was allocated" in line
     assert "MemoryError" not in proc.stderr
-    assert not (tmp_path / "out").exists()
+    assert list(out.iterdir()) == []
+    assert snapshot(tmp_path / "in", pkg) == before
+
+
+def test_a_real_package_declaring_a_huge_footprint_is_refused(tmp_path: Path,
+                                                              ten_m_package: Path) -> None:
+    """The issue's case on a complete package (every file present, the shapes consistent): a
+    1,920 km footprint, 192,000 px a side at 10 m, is refused by the parser before anything
+    is allocated (before: a 275 GiB allocation attempt and a MemoryError traceback)."""
+    pkg = shutil.copytree(ten_m_package, tmp_path / "pkg")
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    manifest["footprint_m"] = 1_920_000
+    for spec in manifest["modalities"].values():
+        if "pixel_size_m" in spec:  # image and latent sides that agree with the footprint
+            side = round(1_920_000 / spec["pixel_size_m"])
+            ratio = spec["image_shape"][1] // spec["latent_shape"][1]
+            spec["image_shape"][1:] = [side, side]
+            spec["latent_shape"][1:] = [side // ratio, side // ratio]
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    target = s2_layer(tmp_path / "in")
+    out = out_folder(tmp_path / "out")
+    before = snapshot(tmp_path / "in", pkg)
+    proc = cli("gapfill", target, "--model", pkg, *outputs(out), "--samples", 2, "--steps", 2,
+               "--device", "cpu", "--date", "2021-06-01", "--quiet")
+    assert "MemoryError" not in proc.stderr, proc.stderr[-3000:]
+    line = one_error_line(proc)
+    assert re.search(r"manifest declares a 192,000-pixel (footprint|image side) for modality "
+                     r"'S2L2A_B02_B03_B04_B08'.*the limit is 1,024", line), line
+    assert "nothing was allocated" in line
+    assert list(out.iterdir()) == []
     assert snapshot(tmp_path / "in", pkg) == before

@@ -57,12 +57,13 @@ def test_a_parameter_error_says_which_and_why(tmp_path, qgis_env):
     assert snapshot(tmp_path) == before  # no .aux.xml beside the input either
 
 
-def test_an_output_that_cannot_be_written_is_refused_before_writing(tmp_path, qgis_env):
+def test_an_output_that_cannot_be_written_is_refused_before_writing(tmp_path, qgis_env,
+                                                                    ten_m_package):
     target = s2_with_gap(tmp_path / "s2.tif")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "samples").write_text("a user's file")
     before = snapshot(tmp_path)
-    proc = _run(_args(target, tmp_path / "out", "m"), qgis_env)
+    proc = _run(_args(target, tmp_path / "out", ten_m_package), qgis_env)
     assert proc.returncode != 0
     assert "samples folder" in proc.stdout + proc.stderr
     assert "is an existing file; give a folder" in proc.stdout + proc.stderr
@@ -74,8 +75,9 @@ def test_sigterm_cancels_cleanly_and_the_inputs_stay_as_they_were(tmp_path, qgis
     inputs = tmp_path / "in"
     inputs.mkdir()
     target = s2_with_gap(inputs / "s2.tif")
-    before = snapshot(tmp_path)
     out = tmp_path / "out"
+    out.mkdir()  # an existing output folder (before issue 13 it had to exist)
+    before = snapshot(tmp_path)
     proc = subprocess.Popen(_args(target, out, ten_m_package, STEPS=400), env=qgis_env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
@@ -85,6 +87,23 @@ def test_sigterm_cancels_cleanly_and_the_inputs_stay_as_they_were(tmp_path, qgis
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
+    # no partial file, no created folder (samples/), no .aux.xml
+    assert snapshot(tmp_path) == before, output[-3000:]
     assert proc.returncode == 1, output[-3000:]
     assert "Cancelled" in output and "no output was written" in output
-    assert snapshot(tmp_path) == before  # no partial file, no created folder, no .aux.xml
+
+
+def test_a_run_leaves_no_side_file_beside_the_inputs(tmp_path, qgis_env, ten_m_package):
+    """Case 14: a complete run through qgis_process leaves the inputs' folder byte-identical
+    (QGIS's layer loading used to store histograms in ``s2.tif.aux.xml`` there)."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    target = s2_with_gap(inputs / "s2.tif")
+    before = snapshot(inputs)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _run(_args(target, out, ten_m_package), qgis_env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["sample_1.tif", "sample_2.tif"]
+    assert (out / "filled.tif").is_file() and (out / "spread.tif").is_file()
+    assert snapshot(inputs) == before, sorted(set(snapshot(inputs)) - set(before))

@@ -22,6 +22,7 @@ from tests.reliability.helpers import (
     cli_env,
     gapfill,
     one_error_line,
+    out_folder,
     s2_with_gap,
     snapshot,
 )
@@ -42,20 +43,21 @@ def _start_and_wait_for_partials(argv: list[object], out: Path) -> subprocess.Po
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_stop_signal_cancels_cleanly(tmp_path, ten_m_package, signum):
     target = s2_with_gap(tmp_path / "s2.tif")
+    out = out_folder(tmp_path / "out")
     before = snapshot(tmp_path)
-    out = tmp_path / "out"
     proc = _start_and_wait_for_partials(gapfill(target, ten_m_package, out, steps=400), out)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=120)
+    # the partial files and the folders the run created (samples/) are gone
+    assert snapshot(tmp_path) == before, stderr
     assert proc.returncode == 128 + signum, stderr
     one_error_line(stderr, f"stopped by {signal.Signals(signum).name}",
                    "no output was written (partial files removed)")
-    assert snapshot(tmp_path) == before  # partial files and the created folders are gone
 
 
 def test_the_next_run_clears_the_partial_files_of_a_killed_one(tmp_path, ten_m_package):
     target = s2_with_gap(tmp_path / "s2.tif")
-    out = tmp_path / "out"
+    out = out_folder(tmp_path / "out")
     killed = _start_and_wait_for_partials(gapfill(target, ten_m_package, out, steps=400), out)
     killed.kill()  # SIGKILL: no clean-up possible
     killed.communicate(timeout=60)

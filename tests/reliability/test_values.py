@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from copgen_plugin.fill import plausibility
 from tests.fill.helpers import read, transform, write_tif
+from tests.reliability.helpers import out_folder
 from tests.reliability.run_b import SHAPE, cli, one_error_line, outputs, s2_layer, s2_values
 from tests.reliability.snapshot_b import snapshot
 
@@ -82,12 +82,13 @@ def test_implausible_values_are_refused_with_the_fix(tmp_path: Path, package: Pa
     inputs = tmp_path / "in"
     inputs.mkdir()
     target, *extra = make(inputs)
+    out = out_folder(tmp_path / "out")
     before = snapshot(inputs, package)
-    proc = cli("gapfill", target, "--model", package, *outputs(tmp_path / "out"), *extra, *RUN)
+    proc = cli("gapfill", target, "--model", package, *outputs(out), *extra, *RUN)
     line = one_error_line(proc)
     assert re.search(message, line), line
     assert "rerun with --accept-unusual-values (Processing: ACCEPT_UNUSUAL_VALUES)" in line
-    assert not (tmp_path / "out").exists()  # no output, no partial file, no folder
+    assert list(out.iterdir()) == []  # no output, no partial file, no samples folder
     assert snapshot(inputs, package) == before  # inputs and their folders byte-identical
 
 
@@ -111,6 +112,7 @@ def test_the_override_runs_them_and_says_so(tmp_path: Path, package: Path) -> No
 
 def test_plausible_layers_pass_the_checks(tmp_path: Path, package: Path) -> None:
     from copgen_plugin.engine.package import load_package
+    from copgen_plugin.fill import plausibility
 
     pkg = load_package(package)
     s2 = s2_layer(tmp_path)
@@ -127,6 +129,8 @@ def test_plausible_layers_pass_the_checks(tmp_path: Path, package: Path) -> None
 
 
 def test_large_layers_are_sampled_not_read_whole(tmp_path: Path) -> None:
+    from copgen_plugin.fill import plausibility
+
     side = 2048
     data = np.full((2, side, side), 1500, np.int16)
     path = tmp_path / "big.tif"
@@ -168,8 +172,4 @@ def test_qgis_process_refuses_float_reflectance(tmp_path: Path, package: Path) -
     assert "reflectance 0..1" in text and "ACCEPT_UNUSUAL_VALUES" in text, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
-    after = snapshot(inputs)
-    # QGIS's own layer loading writes a histogram side file (issue 13 case 14, fixed on the
-    # sibling branch rel-a): compared apart, so this test judges only the value check
-    side = {k for k in after if k.endswith(".aux.xml")}
-    assert {k: v for k, v in after.items() if k not in side} == before
+    assert snapshot(inputs) == before  # no .aux.xml either (case 14)

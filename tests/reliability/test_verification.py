@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.reliability.helpers import out_folder
 from tests.reliability.run_b import cli, one_error_line, outputs, s2_layer
 from tests.reliability.snapshot_b import snapshot
 
@@ -47,8 +48,8 @@ def _qgis_process_diagnostics_finds_it(tmp_path: Path, models_env: dict[str, str
     assert "encoder_DEM_DEM.onnx has SHA-256" in result["MODEL_VERIFICATION"]
 
 
-def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: Path,
-                                                                        package: Path) -> None:
+def test_diagnostics_verify_full_catches_a_changed_weight_file(tmp_path: Path,
+                                                               package: Path) -> None:
     models, cache = tmp_path / "models", tmp_path / "cache"
     pkg = shutil.copytree(package, models / "rel")
     env = {"COPGEN_MODELS_DIR": str(models), "XDG_CACHE_HOME": str(cache)}
@@ -70,22 +71,42 @@ def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: 
     assert "FAILED copgen-tiny-random" in line and "encoder_DEM_DEM.onnx has SHA-256" in line
     assert "| model_verification | FAILED copgen-tiny-random" in report.read_text()
     _qgis_process_diagnostics_finds_it(tmp_path, env)
+    cache_file = cache / "copgen_plugin" / "verified_files.json"
+    entries = json.loads(cache_file.read_text())
+    ours = [e for k, e in entries.items() if Path(k).parent == pkg.resolve()]
+    assert len(ours) == n_files and all(len(e) == 4 for e in ours)  # + the time of the hash
 
-    # a day later: the next load hashes every file again and refuses the changed one
+
+def test_a_changed_weight_file_with_the_same_size_and_mtime_is_caught(tmp_path: Path,
+                                                                        package: Path) -> None:
+    """Through gapfill alone: a verified run, the file changed keeping its size and mtime, a
+    day passes (the cache's time of the last full hash moved back), the next run refuses it
+    before writing anything (before issue 13 it was used without a word, for ever)."""
+    models, cache = tmp_path / "models", tmp_path / "cache"
+    pkg = shutil.copytree(package, models / "rel")
+    env = {"COPGEN_MODELS_DIR": str(models), "XDG_CACHE_HOME": str(cache)}
+    n_files = len(json.loads((pkg / "manifest.json").read_text())["files"])
+    inputs = tmp_path / "in"
+    target = s2_layer(inputs)
+    first = cli("gapfill", target, "--model", pkg, *outputs(out_folder(tmp_path / "first")),
+                *RUN, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    _flip_a_byte_keeping_size_and_mtime(pkg / "encoder_DEM_DEM.onnx")
+
     cache_file = cache / "copgen_plugin" / "verified_files.json"
     entries = json.loads(cache_file.read_text())
     ours = {k for k in entries if Path(k).parent == pkg.resolve()}
-    assert len(ours) == n_files and all(len(entries[k]) == 4 for k in ours)
-    cache_file.write_text(json.dumps({k: [*e[:3], e[3] - 25 * 3600] if k in ours else e
-                                      for k, e in entries.items()}))
-    inputs = tmp_path / "in"
-    target = s2_layer(inputs)
+    assert len(ours) == n_files  # the first run verified every file
+    cache_file.write_text(json.dumps({  # a day later: [size, mtime_ns, sha256, verified at]
+        k: [*e[:3], e[3] - 25 * 3600] if k in ours and len(e) == 4 else e
+        for k, e in entries.items()}))
+    out = out_folder(tmp_path / "out")
     before = snapshot(inputs, pkg)
-    proc = cli("gapfill", target, "--model", pkg, *outputs(tmp_path / "out"), *RUN, env=env)
+    proc = cli("gapfill", target, "--model", pkg, *outputs(out), *RUN, env=env)
     line = one_error_line(proc)
     assert "encoder_DEM_DEM.onnx has SHA-256" in line
     day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 25 * 3600))
     assert f"it changed after it was verified on {day}" in line
     assert "although its size and modification time did not" in line
-    assert not (tmp_path / "out").exists()
+    assert list(out.iterdir()) == []
     assert snapshot(inputs, pkg) == before  # the package is reported, never touched
