@@ -7,6 +7,7 @@
     python -m copgen_plugin gapfill-batch SCENES --model M --out DIR --scheduler local:4 ...
     python -m copgen_plugin install-deps [--flavour auto|cpu|gpu] [--find-links DIR]
     python -m copgen_plugin download [copgen-base | owner/name] [--out DIR] [--revision REV]
+    python -m copgen_plugin --cpu-backend onnxruntime gapfill ...   (force ONNX Runtime on a CPU)
 
 Exit status 0 on success, 1 with one ``error: ...`` line on stderr otherwise (128 + the
 signal's number when SIGTERM or SIGHUP stopped the run: handled like Ctrl-C, the partial files
@@ -21,6 +22,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +31,8 @@ from typing import TYPE_CHECKING, TypeVar
 from . import __version__
 from .cli_run import TextProgress, run_command, stop_signals_as_interrupts
 from .diagnostics import DEVICE_PROVIDERS, collect, to_markdown, write_report
+from .engine.backends import CPU_BACKENDS
+from .engine.backends import ENV_VAR as CPU_ENV_VAR
 from .engine.verify import VERIFY_MODES
 from .errors import InputError
 from .fill import options
@@ -235,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m copgen_plugin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"copgen_plugin {__version__}")
+    parser.add_argument("--cpu-backend", choices=CPU_BACKENDS, default=None,
+                        help="who runs the denoiser on a CPU: auto (OpenVINO bf16 where "
+                        "openvino is installed, else ONNX Runtime fp32), openvino, onnxruntime; "
+                        f"before the command (default: ${CPU_ENV_VAR} or auto)")
     commands = parser.add_subparsers(dest="command", required=True)
     diag = commands.add_parser("diagnostics", help="versions, ONNX Runtime device, models")
     diag.add_argument("--device", choices=sorted(DEVICE_PROVIDERS), default="auto")
@@ -264,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("copgen_plugin").setLevel(logging.INFO)
     activate()  # the plugin's dependency folder, as at plugin load
     args = build_parser().parse_args(argv)
+    if args.cpu_backend:  # through the environment, so Dask workers started later see it too
+        os.environ[CPU_ENV_VAR] = args.cpu_backend
     try:
         return int(args.func(args))
     except ModuleNotFoundError as exc:  # a run-time package missing: the install hint instead

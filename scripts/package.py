@@ -16,7 +16,9 @@ TOP_FOLDER = "copgen"
 INCLUDE = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "copgen_plugin", "resources",
            # the pins the dependency installer reads (dev.txt is the developer's only)
            "requirements/runtime.txt", "requirements/runtime-cpu.txt",
-           "requirements/runtime-gpu.txt", "requirements/constraints.txt")
+           "requirements/runtime-gpu.txt", "requirements/constraints.txt",
+           # the optional OpenVINO pin (the CPU backend; docs/PERFORMANCE.md)
+           "requirements/openvino.txt")
 EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "models", "demo"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".onnx", ".pth", ".pt", ".ckpt", ".safetensors", ".partial"}
 #: graph templates (weightless ONNX graphs + template.json) are filled at install time: shipped

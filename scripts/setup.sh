@@ -42,6 +42,8 @@ else
   ort_req="$root/requirements/runtime-cpu.txt"; ort_other=onnxruntime-gpu
 fi
 reqs=("$root/requirements/runtime.txt" "$ort_req")
+# OpenVINO runs the denoiser in bf16 on CPUs that have it (the engine's CPU default where installed)
+[ "$ort_req" = "$root/requirements/runtime-cpu.txt" ] && reqs+=("$root/requirements/openvino.txt")
 [ $dev -eq 1 ] && reqs+=("$root/requirements/dev.txt")
 stamp="$venv/.copgen-setup-stamp"
 want=$(cat "$root/requirements/constraints.txt" "${reqs[@]}" | sha256sum | cut -d' ' -f1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DeviceError, InferenceError, InputError, ModelLoadError
+from .backends import CPU_BACKENDS, CpuBackend, OpenVinoGraph, default_cpu_backend, open_cpu_graph
 from .devices import DEVICES, PRECISIONS, Device, Precision
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def import_onnxruntime() -> ModuleType:
 class RuntimeOptions:
     """How to run graphs: ``device`` auto/cuda/cpu and thread counts (None = ORT default);
     ``precision`` the package's graph variant (auto = the one made for the device got);
-    ``cuda_graphs``: capture the denoiser as CUDA graphs where ONNX Runtime allows it."""
+    ``cuda_graphs``: capture the denoiser as CUDA graphs where ONNX Runtime allows it;
+    ``cpu_backend``: who runs a CPU graph (``backends``: auto = OpenVINO where installed)."""
 
     device: Device = "auto"
     intra_op_threads: int | None = None
@@ -55,12 +57,16 @@ class RuntimeOptions:
     cuda_device_id: int = 0
     precision: Precision = "auto"
     cuda_graphs: bool = True
+    cpu_backend: CpuBackend = field(default_factory=default_cpu_backend)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InputError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.cpu_backend not in CPU_BACKENDS:
+            raise InputError(f"cpu_backend must be one of {CPU_BACKENDS}, "
+                             f"got {self.cpu_backend!r}")
         for name in ("intra_op_threads", "inter_op_threads"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -96,10 +102,17 @@ def requested_providers(options: RuntimeOptions, available: Sequence[str]) -> li
 
 
 class OnnxModel:
-    """One ONNX graph in an ONNX Runtime session, with the providers it really got."""
+    """One ONNX graph in an ONNX Runtime session (or, on the CPU, compiled by OpenVINO), with
+    the providers it really got.
+
+    ``openvino``: whether this graph may go to OpenVINO when ``options.cpu_backend`` allows it
+    (the engine lets the denoiser go; the VAEs stay fp32: a decoder writes the pixel values
+    and is about 4 % of a sample's time, docs/PERFORMANCE.md). ``precision`` is OpenVINO's
+    inference precision, or None for an ONNX Runtime session (the graph variant's own).
+    """
 
     def __init__(self, path: Path, options: RuntimeOptions, *, name: str | None = None,
-                 cuda_options: Mapping[str, str] | None = None) -> None:
+                 cuda_options: Mapping[str, str] | None = None, openvino: bool = False) -> None:
         """``cuda_options``: extra CUDA provider options (e.g. ``enable_cuda_graph``)."""
         ort = import_onnxruntime()
         self.path = Path(path)
@@ -107,6 +120,14 @@ class OnnxModel:
         self.options = options
         if not self.path.is_file():
             raise ModelLoadError(f"{self.name}: ONNX file not found: {self.path}")
+        self.backend: OpenVinoGraph | None = None
+        self.precision: str | None = None
+        if openvino and requested_providers(options, ort.get_available_providers())[0] == CPU:
+            self.backend = open_cpu_graph(self.path, self.name, options.cpu_backend,
+                                          threads=options.intra_op_threads)
+        if self.backend is not None:
+            self._use_backend(self.backend)
+            return
         so = ort.SessionOptions()
         if options.intra_op_threads is not None:
             so.intra_op_num_threads = options.intra_op_threads
@@ -140,14 +161,39 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
+    def _use_backend(self, backend: OpenVinoGraph) -> None:
+        """Run through OpenVINO on the CPU: no ORT session, the backend's names and precision."""
+        self.session = None
+        self.providers = list(backend.providers)
+        self.on_cuda = self.cuda_graphs = False
+        self.cuda_fallback = self.options.device == "cuda"
+        if self.cuda_fallback:
+            logger.warning("%s: CUDA was requested but this onnxruntime has no CUDA provider; "
+                           "running on the CPU", self.name)
+        self.precision = backend.precision
+        self.input_names = list(backend.input_names)
+        self.output_names = list(backend.output_names)
+        logger.info("%s: %s", self.name, self.label)
+
     @property
     def device(self) -> str:
         return "cuda" if self.on_cuda else "cpu"
 
+    @property
+    def label(self) -> str:
+        """Device and runtime (with OpenVINO's precision), e.g. "cpu (OpenVINO bf16)"."""
+        if self.backend is None:
+            return f"{self.device} (onnxruntime{' ' + self.precision if self.precision else ''})"
+        return f"{self.device} (OpenVINO {self.precision})"
+
     def input_shapes(self) -> dict[str, list[Any]]:
+        if self.backend is not None:
+            return self.backend.input_shapes()
         return {i.name: list(i.shape) for i in self.session.get_inputs()}
 
     def output_shapes(self) -> dict[str, list[Any]]:
+        if self.backend is not None:
+            return self.backend.output_shapes()
         return {o.name: list(o.shape) for o in self.session.get_outputs()}
 
     def check_interface(
@@ -179,6 +225,8 @@ class OnnxModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """Run on host arrays; every output comes back as a numpy array."""
+        if self.backend is not None:
+            return self.backend.run(feeds)
         try:
             return list(self.session.run(None, dict(feeds)))
         except Exception as exc:

@@ -199,7 +199,10 @@ def _open(package: ModelPackage, choice: VariantChoice, options: RuntimeOptions
             logger.warning("%s: CUDA graphs refused, running without them: %s", name, exc)
             model = OnnxModel(path, options, name=name)
             return model, replace(choice, cuda_graphs=f"refused ({str(exc)[:200]})")
-    return OnnxModel(path, options, name=name), choice
+    model = OnnxModel(path, options, name=name, openvino=True)  # OpenVINO on a CPU if installed
+    if model.precision is None:  # ONNX Runtime: the variant's; OpenVINO: its own (providers)
+        model.precision = choice.variant.precision
+    return model, choice
 
 
 def open_denoiser(package: ModelPackage, options: RuntimeOptions

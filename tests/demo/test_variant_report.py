@@ -22,7 +22,8 @@ SCENE = REPO / "resources" / "demo"
 
 def _fill(tmp: Path, precision: str) -> tuple[str, np.ndarray]:
     out = tmp / precision
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COPGEN_MODELS_DIR": str(tmp / "models")}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COPGEN_MODELS_DIR": str(tmp / "models"),
+           "COPGEN_CPU_BACKEND": "onnxruntime"}  # the variants' parity on ONNX Runtime
     proc = subprocess.run(
         [sys.executable, "-m", "copgen_plugin", "gapfill", str(SCENE / "s2l2a.tif"),
          "--dem", str(SCENE / "dem.tif"), "--s1", str(SCENE / "s1rtc.tif"), "--s1-scale",

@@ -81,3 +81,20 @@ def official_manifest() -> dict[str, Any]:
 
 def load_cases() -> Any:
     return np.load(KIT / "cases.npz")
+
+
+def cpu_denoiser_providers() -> list[str]:
+    """What the engine's denoiser should report on this machine's CPU by default: OpenVINO
+    (bf16 where /proc/cpuinfo lists bf16 units) when openvino imports, else ONNX Runtime."""
+    import importlib.util
+    import os
+
+    if os.environ.get("COPGEN_CPU_BACKEND", "auto").strip().lower() == "onnxruntime" or \
+            importlib.util.find_spec("openvino") is None:
+        return ["CPUExecutionProvider"]
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        flags = ""
+    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    return [f"OpenVINO CPU {'bf16' if bf16 else 'fp32'}"]

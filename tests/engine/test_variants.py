@@ -25,6 +25,12 @@ from tests.conftest import VARIANT_KEYS
 GPU_FILE = "denoiser_fp16.onnx"
 
 
+@pytest.fixture(autouse=True)
+def _onnxruntime_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variants' choice and parity are ONNX Runtime's; OpenVINO: test_backends.py."""
+    monkeypatch.setenv("COPGEN_CPU_BACKEND", "onnxruntime")
+
+
 def _copy(src: Path, dst: Path) -> Path:
     return Path(shutil.copytree(src, dst))
 

@@ -56,7 +56,8 @@ def test_zip_follows_repository_rules(tmp_path: Path) -> None:
                        "resources/templates/copgen-base/template.json",
                        "resources/templates/copgen-base/fp32/denoiser.onnx",
                        "requirements/runtime.txt", "requirements/runtime-cpu.txt",
-                       "requirements/runtime-gpu.txt", "requirements/constraints.txt"):
+                       "requirements/runtime-gpu.txt", "requirements/constraints.txt",
+                       "requirements/openvino.txt"):
             assert f"{top}/{needed}" in names, needed
         meta = configparser.ConfigParser()
         meta.read_string(zf.read(f"{top}/metadata.txt").decode("utf-8"))
