@@ -138,11 +138,14 @@ class VariantChoice:
     device: str
     reason: str
     cuda_graphs: str = ""  # "", "on", or "refused: <why>" (CUDA only)
+    runtime: str = ""  # set when another runtime than ONNX Runtime runs it: "OpenVINO bf16"
 
     def describe(self) -> str:
-        """The report's line, e.g. ``fp16 (dynamo exporter, opset 23) on cuda: ...``."""
+        """The report's line, e.g. ``fp16 (dynamo exporter, opset 23) on cuda: ...``, or
+        ``fp32 (...) on cpu, run by OpenVINO bf16: ...`` (the precision it really ran in)."""
         graphs = f"; CUDA graphs {self.cuda_graphs}" if self.cuda_graphs else ""
-        return f"{self.variant.describe()} on {self.device}: {self.reason}{graphs}"
+        runtime = f", run by {self.runtime}" if self.runtime else ""
+        return f"{self.variant.describe()} on {self.device}{runtime}: {self.reason}{graphs}"
 
 
 def choose_variant(package: ModelPackage, precision: str, device: str) -> VariantChoice:
@@ -200,7 +203,9 @@ def _open(package: ModelPackage, choice: VariantChoice, options: RuntimeOptions
             model = OnnxModel(path, options, name=name)
             return model, replace(choice, cuda_graphs=f"refused ({str(exc)[:200]})")
     model = OnnxModel(path, options, name=name, openvino=True)  # OpenVINO on a CPU if installed
-    if model.precision is None:  # ONNX Runtime: the variant's; OpenVINO: its own (providers)
+    if model.backend is not None:  # OpenVINO runs it in its own precision: the report says so
+        return model, replace(choice, runtime=f"OpenVINO {model.precision}")
+    if model.precision is None:  # ONNX Runtime: the variant's precision
         model.precision = choice.variant.precision
     return model, choice
 

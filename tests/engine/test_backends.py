@@ -137,3 +137,27 @@ def test_auto_falls_back_to_onnxruntime_when_openvino_cannot_compile(tmp_path, c
     with pytest.raises(ModelLoadError, match="tfidf: OpenVINO cannot compile"):
         OnnxModel(path, RuntimeOptions("cpu", cpu_backend="openvino"), name="tfidf",
                   openvino=True)
+
+
+@needs_openvino
+def test_the_run_report_says_openvino_ran_the_denoiser_and_in_which_precision(
+        tiny_package, monkeypatch):
+    from copgen_plugin.engine import CopgenEngine
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    engine = CopgenEngine.open(tiny_package, RuntimeOptions("cpu"))
+    try:
+        engine.denoiser()
+        precision = "bf16" if _bf16_cpu() else "f32"
+        assert engine.variant_line == (
+            f"fp32 (torchscript exporter, opset 17) on cpu, run by OpenVINO {precision}: "
+            "made for cpu")
+    finally:
+        engine.close()
+    monkeypatch.setenv(ENV_VAR, "onnxruntime")
+    engine = CopgenEngine.open(tiny_package, RuntimeOptions("cpu"))
+    try:
+        engine.denoiser()
+        assert engine.variant_line == "fp32 (torchscript exporter, opset 17) on cpu: made for cpu"
+    finally:
+        engine.close()
