@@ -2,9 +2,11 @@
 
 The pins come from the plugin's ``requirements/`` files (the same ones the developer set-up
 uses): runtime.txt plus runtime-cpu.txt or runtime-gpu.txt, never both, since onnxruntime and
-onnxruntime-gpu share an import name. The GPU flavour is chosen when ``nvidia-smi -L`` lists a
-GPU (driver present); it takes the CUDA and cuDNN wheels through the ``[cuda,cudnn]`` extra so
-no system CUDA is needed. numpy is pinned to the version QGIS's Python already has.
+onnxruntime-gpu share an import name; the CPU flavour adds openvino.txt (the engine runs the
+denoiser on OpenVINO where it is importable: 1.7-3.6x faster than ONNX Runtime fp32 on an AMX
+CPU). The GPU flavour is chosen when ``nvidia-smi -L`` lists a GPU (driver present); it takes
+the CUDA and cuDNN wheels through the ``[cuda,cudnn]`` extra so no system CUDA is needed. numpy
+is pinned to the version QGIS's Python already has.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ def make_plan(flavour: str, *, numpy_version: str,
     ort = read_requirements(requirements_dir / f"runtime-{chosen}.txt")
     if chosen == "gpu":
         ort = [re.sub(r"^(onnxruntime-gpu)(?=[=<>!~ ]|$)", r"\1" + GPU_EXTRAS, r) for r in ort]
+    else:  # the denoiser's fast CPU runtime (bf16 on AMX / AVX512-BF16; docs/PERFORMANCE.md)
+        ort += read_requirements(requirements_dir / "openvino.txt")
     constraints = read_requirements(requirements_dir / "constraints.txt")
     if numpy_version:  # QGIS's numpy is never replaced: the resolver must keep it
         constraints = [c for c in constraints if not re.match(r"numpy\b", c)]

@@ -33,7 +33,7 @@ def wheelhouse() -> Path:
     """build/wheelhouse/<python key>: `pip download` of the pinned CPU run-time requirements for
     this Python, made once (from PyPI) and reused while the requirement files are unchanged."""
     reqs = [REPO / "requirements" / n for n in ("runtime.txt", "runtime-cpu.txt",
-                                                 "constraints.txt")]
+                                                 "constraints.txt", "openvino.txt")]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in reqs)).hexdigest()
     folder = REPO / "build" / "wheelhouse" / _python_key()
     stamp = folder / ".requirements-sha256"
@@ -42,7 +42,8 @@ def wheelhouse() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary",
                            ":all:", "-d", str(folder), "-r", str(reqs[0]), "-r", str(reqs[1]),
-                           "-c", str(reqs[2])], capture_output=True, text=True, timeout=900)
+                           "-r", str(reqs[3]), "-c", str(reqs[2])],
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     stamp.write_text(digest)
     return folder

@@ -92,6 +92,7 @@ def test_install_repairs_a_killed_one_and_works_in_a_fresh_python(
     assert [p.name for p in pip_clean.iterdir()] == [site.path.name]  # no staging left
     assert "rasterio==1.4.4" in result.packages and "onnxruntime==1.32.0" in result.packages
     assert "huggingface_hub==0.36.2" in result.packages
+    assert "openvino==2026.4.1" in result.packages  # the CPU's fast denoiser runtime
     assert not any(p.lower().startswith(("numpy", "onnxruntime-gpu")) for p in result.packages)
     assert not list(site.path.glob("numpy*")), "QGIS's numpy must never be installed"
     assert steps == sorted(steps) and steps[-1] == 1.0

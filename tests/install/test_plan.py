@@ -26,6 +26,9 @@ def test_gpu_present_gives_onnxruntime_gpu_with_cuda_wheels(
     cpu = make_plan("cpu", numpy_version="1.24.2")  # the override wins over the probe
     assert "onnxruntime==1.32.0" in cpu.requirements
     assert not any(r.startswith("onnxruntime-gpu") for r in cpu.requirements)
+    # OpenVINO (the CPU's fast runtime for the denoiser) comes with the CPU flavour only
+    assert "openvino==2026.4.1" in cpu.requirements
+    assert not any(r.startswith("openvino") for r in plan.requirements)
     assert cpu.requirements_hash != plan.requirements_hash
 
 
