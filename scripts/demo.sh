@@ -24,6 +24,8 @@ start=$(date +%s)
   "OUTPUT=$out/filled.tif" "SPREAD=$out/spread.tif" "SAMPLES=$out/samples" \
   > "$out/gapfill.json"
 echo "[demo] gap fill took $(( $(date +%s) - start )) s"
+variant=$(grep -o '"model variant: [^"]*' "$out/gapfill.json" | head -1 | cut -c2-)
+[ -z "$variant" ] || echo "[demo] $variant"
 
 "$root/.venv/bin/python" "$root/scripts/quicklook.py" "$out" --target "$scene/s2l2a.tif" \
   --truth "$scene/s2l2a_truth.tif" --png "$out/quicklook.png"
