@@ -92,9 +92,13 @@ def cpu_denoiser_providers() -> list[str]:
     if os.environ.get("COPGEN_CPU_BACKEND", "auto").strip().lower() == "onnxruntime" or \
             importlib.util.find_spec("openvino") is None:
         return ["CPUExecutionProvider"]
+    return [f"OpenVINO CPU {'bf16' if cpu_has_bf16_units() else 'fp32'}"]
+
+
+def cpu_has_bf16_units() -> bool:
+    """Whether this CPU has bf16 units, from /proc/cpuinfo (independent of OpenVINO's view)."""
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
-        flags = ""
-    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
-    return [f"OpenVINO CPU {'bf16' if bf16 else 'fp32'}"]
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

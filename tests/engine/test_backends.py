@@ -11,21 +11,12 @@ import pytest
 from copgen_plugin.engine.backends import ENV_VAR, import_openvino
 from copgen_plugin.engine.runtime import DenoiserSession, OnnxModel, RuntimeOptions
 from copgen_plugin.errors import InputError, ModelLoadError
+from tests.engine.helpers import cpu_has_bf16_units
 
 needs_openvino = pytest.mark.skipif(
     import_openvino() is None,
     reason="openvino is not installed (pip install -r requirements/openvino.txt; make setup "
            "installs it on CPU machines)")
-
-
-def _bf16_cpu() -> bool:
-    """Whether this CPU has bf16 units, from /proc/cpuinfo (independent of OpenVINO's view)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _feeds(model: OnnxModel, batch: int) -> dict[str, np.ndarray]:
@@ -49,7 +40,7 @@ def test_openvino_runs_the_same_denoiser_graph_in_the_cpus_precision(tiny_packag
     ort_model = OnnxModel(path, RuntimeOptions("cpu", cpu_backend="onnxruntime"), openvino=True)
     ov_model = OnnxModel(path, RuntimeOptions("cpu", intra_op_threads=2,
                                               cpu_backend="openvino"), openvino=True)
-    precision = "bf16" if _bf16_cpu() else "fp32"
+    precision = "bf16" if cpu_has_bf16_units() else "fp32"
     assert ov_model.label == f"cpu (OpenVINO {precision})" and ov_model.session is None
     assert ov_model.providers == [f"OpenVINO CPU {precision}"] and ov_model.device == "cpu"
     assert ort_model.label == "cpu (onnxruntime)"
@@ -148,7 +139,7 @@ def test_the_run_report_says_openvino_ran_the_denoiser_and_in_which_precision(
     engine = CopgenEngine.open(tiny_package, RuntimeOptions("cpu"))
     try:
         engine.denoiser()
-        precision = "bf16" if _bf16_cpu() else "f32"
+        precision = "bf16" if cpu_has_bf16_units() else "fp32"
         assert engine.variant_line == (
             f"fp32 (torchscript exporter, opset 17) on cpu, run by OpenVINO {precision}: "
             "made for cpu")

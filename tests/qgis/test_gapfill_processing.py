@@ -77,7 +77,7 @@ def test_gapfill_processing_run(copgen_plugin: Any, tiny_package: Path,
     # PRECISION 2 = fp16 asked for; this tiny package has only its fp32 variant, and says so
     # (and, where OpenVINO is installed, that it ran the denoiser and in which precision)
     assert re.search(r"model variant: fp32 \(torchscript exporter, opset 17\) on cpu"
-                     r"(, run by OpenVINO (bf16|f32))?: fp16 asked for, but this package has "
+                     r"(, run by OpenVINO (bf16|fp32))?: fp16 asked for, but this package has "
                      r"only fp32: using fp32", feedback.textLog())
     assert len(result["OUTPUT_LAYERS"]) == 4
     assert progress == sorted(progress) and progress[-1] == pytest.approx(100.0)
