@@ -39,6 +39,9 @@ class TrainConfig:
     s2_z_channels: int = 8
     s2_factor: int = 4
     s2_edge_weight: float = 0.0
+    # the denoiser's S2 patch; 0 = a token covers 8 x 8 pixels (8 // s2_factor). A token's
+    # s2_patch^2 x s2_z_channels values must fit through embed_dim
+    s2_patch: int = 0
     denoiser_steps: int = 8000
     denoiser_batch: int = 32
     lr: float = 8e-4
@@ -60,15 +63,19 @@ class TrainConfig:
     num_heads: int = 4
     threads: int = 2
 
-    def latents(self) -> dict[str, tuple[int, int]]:
-        """(latent channels, factor) per key where it departs from data.demo_specs' default."""
-        if (self.s2_z_channels, self.s2_factor) == (LATENT_CHANNELS, dm.DOWNSAMPLING):
+    def latents(self) -> dict[str, tuple[int, int, int | None]]:
+        """(latent channels, factor, patch) per key where it departs from data.demo_specs'
+        default."""
+        if (self.s2_z_channels, self.s2_factor, self.s2_patch) == (
+                LATENT_CHANNELS, dm.DOWNSAMPLING, 0):
             return {}
-        return {dm.S2_KEY: (self.s2_z_channels, self.s2_factor)}
+        return {dm.S2_KEY: (self.s2_z_channels, self.s2_factor, self.s2_patch or None)}
 
     def specs(self, scales: Mapping[str, float] | None = None) -> dict[str, ModalityConfig]:
         return dm.demo_specs(scales, self.latents())
 
+
+DENOISER_STEPS_4 = 5000
 
 # Recipe 1 is the first shipped demo model (soft S2: 303 DN, gradient ratio 0.54); recipe 2 is
 # issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md;
@@ -77,12 +84,20 @@ RECIPES: dict[int, TrainConfig] = {
     1: TrainConfig(),
     2: TrainConfig(recipe=2, vae_steps_s2=4000, s2_factor=2, threads=1),
     # recipe 2 reached 173.5 DN / 0.869 at 4000 steps (target <= 150 DN): twice the S2 latent
-    # channels (the denoiser keeps 116 tokens, each twice as wide) and a 1.5x longer stage
-    3: TrainConfig(recipe=3, vae_steps_s2=6000, s2_factor=2, s2_z_channels=16, threads=1),
+    # channels (the denoiser keeps 116 tokens, each twice as wide) and a 1.5x longer stage;
+    # its denoiser runs 1.5x recipe 1's steps (the shipped package: its tokenizers were
+    # trained at one thread, its denoiser at two, `--threads 2`)
+    3: TrainConfig(recipe=3, vae_steps_s2=6000, s2_factor=2, s2_z_channels=16,
+                   denoiser_steps=12000, threads=1),
+    # recipe 3's denoiser could not pass its S2 tokens (4 x 4 x 16 = 256 values through 120
+    # dims: eps MSE 0.53 even at t = 999, garbage samples): recipe 3's tokenizers, S2 patch 2
+    # (64 values per token, 144 S2 tokens, 224 in all, as COP-GEN's patch 2)
+    4: TrainConfig(recipe=4, vae_steps_s2=6000, s2_factor=2, s2_z_channels=16, s2_patch=2,
+                   denoiser_steps=DENOISER_STEPS_4, threads=2),
 }
 
 
-DENOISER_FIELDS = frozenset({"denoiser_steps", "denoiser_batch", "lr", "warmup", "ema",
+DENOISER_FIELDS = frozenset({"s2_patch", "denoiser_steps", "denoiser_batch", "lr", "warmup", "ema",
                              "clean_frac", "loss_weight_cap", "spatial_init", "embed_dim",
                              "depth", "num_heads"})
 
@@ -104,3 +119,20 @@ def check_workdir(cfg: TrainConfig, workdir: Path) -> None:
                              f"differ, see {path}): resume it with the same options or use "
                              "another --workdir")
     path.write_text(json.dumps(mine, indent=2))
+
+
+def check_token_width(cfg: TrainConfig) -> None:
+    """A token carries patch x patch x channels latent values through ``embed_dim``; more
+    values than dims cannot all come back out, so the denoiser cannot even pass its noisy input
+    through (recipe 3: 4 x 4 x 16 = 256 values into 120 dims, eps MSE 0.53 at t = 999 after
+    12000 steps, samples of noise). Refused before any training time is spent."""
+    for spec in cfg.specs().values():
+        if spec.kind != "image":
+            continue
+        values = spec.patch_size ** 2 * spec.latent_shape[0]
+        if values > cfg.embed_dim:
+            raise SystemExit(
+                f"{spec.key}: a token holds {spec.patch_size} x {spec.patch_size} x "
+                f"{spec.latent_shape[0]} = {values} latent values, more than embed_dim "
+                f"{cfg.embed_dim}: lower the S2 patch (--s2-patch) or the latent channels")
+

@@ -35,13 +35,14 @@ DOWNSAMPLING = 4  # image pixels per latent cell (2 downsampling levels)
 
 
 def demo_specs(scale_factors: Mapping[str, float] | None = None,
-               latents: Mapping[str, tuple[int, int]] | None = None
+               latents: Mapping[str, tuple[int, int, int | None]] | None = None
                ) -> dict[str, ModalityConfig]:
     """COP-GEN specs of the four demo modalities, resized to the demo footprint.
 
-    ``latents`` maps a key to (latent channels, downsampling factor) where a recipe departs
-    from (LATENT_CHANNELS, DOWNSAMPLING) (recipe 2: a sharper S2 tokenizer, issue 19); the
-    manifest carries the resulting latent shape, so the engine needs nothing else.
+    ``latents`` maps a key to (latent channels, downsampling factor, denoiser patch or None)
+    where a recipe departs from (LATENT_CHANNELS, DOWNSAMPLING) (recipes 2-4: a sharper S2
+    tokenizer, issue 19); None keeps a token at 8 x 8 image pixels. The manifest carries the
+    resulting latent shape and the graph the patch, so the engine needs nothing else.
     """
     scale_factors = scale_factors or {}
     latents = latents or {}
@@ -49,16 +50,20 @@ def demo_specs(scale_factors: Mapping[str, float] | None = None,
     for key in DEMO_KEYS:
         base = MODALITIES[key]
         size = FOOTPRINT_PX // DEM_FACTOR if key == DEM_KEY else FOOTPRINT_PX
-        channels, factor = latents.get(key, (LATENT_CHANNELS, DOWNSAMPLING))
+        channels, factor, patch = latents.get(key, (LATENT_CHANNELS, DOWNSAMPLING, None))
         specs[key] = dataclasses.replace(
             base,
             image_shape=(base.image_shape[0], size, size),
             latent_shape=(channels, size // factor, size // factor),
             scale_factor=float(scale_factors.get(key, 1.0)),
             vae_folder=None,
-            # a token always covers 8 x 8 image pixels: a finer latent gets a larger patch, so
-            # the denoiser's token count (and cost) does not grow with it
-            patch=None if factor == DOWNSAMPLING else 2 * DOWNSAMPLING // factor,
+            # by default a token covers 8 x 8 image pixels: a finer latent gets a larger patch,
+            # so the denoiser's token count (and cost) does not grow with it; but a token's
+            # patch x patch x channels values must fit through embed_dim (recipe 3's
+            # 4 x 4 x 16 = 256 into 120 lost half the latent: garbage samples), so recipe 4
+            # sets the patch
+            patch=patch if patch else (None if factor == DOWNSAMPLING
+                                       else 2 * DOWNSAMPLING // factor),
         )
         assert size * (base.pixel_size_m or 0) == FOOTPRINT_M, key
     return specs

@@ -6,6 +6,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from models.demo.provenance import describe
+
+#: how far a re-run reproduces a package (the manifest's ``training.reproducible`` says it too)
+REPRODUCIBLE = (
+    "every random draw is seeded (world seeds, torch and numpy generators, resumed with the "
+    "checkpoints), so a CPU re-run with the same thread counts repeats each stage's weights "
+    "bit for bit, also when it is interrupted and resumed (tests/demo/test_train.py); another "
+    "thread count or CPU changes only the order of float sums, so the weights differ in their "
+    "last bits and the quality figures of benchmarks/bench_spread.py within their noise")
+
 TEMPLATE = """# copgen-demo: a demo model trained on synthetic scenes (not COP-GEN's weights)
 
 This package is the plugin's **demo model**. It has COP-GEN's architecture (per-modality KL-VAE
@@ -19,16 +29,17 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   16 x 16 px), `LULC_LULC` (Esri codes; the world uses 1 water, 2 trees, 5 crops, 7 built,
   8 bare, 11 rangeland), `S1RTC_vh_vv` (vv, vh gamma0 linear power, 10 m, 48 x 48 px),
   `S2L2A_B02_B03_B04_B08` (B04, B03, B02, B08 DN = reflectance x 10000, 10 m, 48 x 48 px).
-* Footprint {footprint} m (COP-GEN: 1920 m); latents 8 x 12 x 12 (DEM 8 x 4 x 4, S2
-  {s2_latent}): the tokenizers downsample by 4, not 8 (a 2 x 2 DEM latent could not hold the
-  relief).
-* Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads; VAEs ch {vae_ch},
-  ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the decoder).
-  fp32 ONNX, {megabytes:.1f} MB in all.
-* Training: {scenes} synthetic footprints (world seeds {first}..{last}; seeds >= 1000000 are
-  held back for tests, the benchmark and the sample scene). VAEs: {vae_steps_s2} (S2),
-  {vae_steps_lulc} (LULC), {vae_steps_s1} (S1) and {vae_steps_dem} (DEM) steps of batch
-  {vae_batch} full footprints; denoiser
+* Footprint {footprint} m (COP-GEN: 1920 m). Latents: DEM 8 x 4 x 4, LULC and S1 8 x 12 x 12
+  (the tokenizers downsample by 4, not 8: a 2 x 2 DEM latent could not hold the relief);
+  S2 {s2_latent} (downsampling by {s2_factor}{s2_note}).
+* Denoiser: embed_dim {embed_dim}, depth {depth}, {num_heads} heads, {tokens} tokens; VAEs ch
+  {vae_ch}, ch_mult {ch_mult}, {vae_res_blocks} res blocks per level in the encoder (+1 in the
+  decoder). ONNX graphs, {megabytes:.2f} MB in all: fp32 for CPUs and an fp16 denoiser
+  variant for CUDA (`manifest.json`, `variants`).
+* Training recipe {recipe} (`models/demo/config.py`): {scenes} synthetic footprints (world seeds
+  {first}..{last}; seeds >= 1000000 are held back for tests, the benchmark and the sample
+  scene). VAEs: {vae_steps_s2} (S2), {vae_steps_lulc} (LULC), {vae_steps_s1} (S1) and
+  {vae_steps_dem} (DEM) steps of batch {vae_batch} full footprints, MSE + 1e-5 KL; denoiser
   {steps_done} of a {denoiser_steps}-step schedule, batch {denoiser_batch} (AdamW, peak lr {lr}),
   an independent timestep per modality, EMA {ema}; run seed {seed}. Departures from the
   official recipe, so that the conditions are learnt in thousands of steps: in a
@@ -37,14 +48,17 @@ from `models/demo/world.py`**. It knows nothing about real places: use it to try
   ground-aligned sin-cos codes (spatial_init {spatial_init}). Final denoiser loss (sum of 4
   weighted eps MSEs): {final_loss}.
   Scale factors (1/std of posterior samples): {scales}.
-* Quality: about an hour of CPU training. Fills follow the conditions (land cover,
-  relief, radar) but are softer than real imagery, because the S2 tokenizer loses detail
-  (about 300 DN RMSE); `benchmarks/bench_conditioning.py` and `benchmarks/bench_spread.py`
-  measure the use of the conditions, the calibration of the spread and the fill error.
+* Where and how long: {machine}; no GPU. Wall time per stage: {times}.
+* Reproducible: {reproducible}.
+* Quality: `benchmarks/bench_spread.py` measures the S2 tokenizer's round trip, the
+  calibration of the spread against the generator's own redraws and the fill error against
+  GDAL FillNodata; `benchmarks/bench_conditioning.py` the use of the conditions. The figures of
+  this package are in `models/demo/README.md`.
 * Licence: GPL-2.0-or-later, as the plugin (the weights derive only from the project's code).
 
 Reproduce: `python -m models.demo.train --recipe {recipe} --workdir /tmp/copgen-demo --out
-resources/models/copgen-demo` (about {minutes} minutes on 2 shared CPU cores).
+resources/models/copgen-demo` (the stages resume across sessions from their checkpoints in
+`--workdir`).
 """
 
 
@@ -60,15 +74,32 @@ def s2_latent(cfg: Mapping[str, Any]) -> tuple[int, int, int]:
     return cfg.get("s2_z_channels", 8), side, side
 
 
+def _machine_line(trained_on: Mapping[str, Any] | None) -> str:
+    if not trained_on:
+        return "not recorded"
+    return (f"{trained_on['cpu']}, {trained_on['cores']} cores, {trained_on['system']}, "
+            f"Python {trained_on['python']}, torch {trained_on['torch']}")
+
+
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
-                 losses: Sequence[float], minutes: str = "55-65") -> Path:
+                 losses: Sequence[float], trained_on: Mapping[str, Any] | None = None,
+                 times: Mapping[str, Any] | None = None, tokens: int = 116) -> Path:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
+    factor = cfg.get("s2_factor", 4)
+    channels, side, _ = s2_latent(cfg)
+    patch = cfg.get("s2_patch") or 8 // factor
+    note = "" if factor == 4 else (
+        f", the sharper tokenizer of issue 19; the denoiser's S2 patch is {patch}: "
+        f"{(side // patch) ** 2} S2 tokens of {patch} x {patch} x {channels} = "
+        f"{patch * patch * channels} latent values each, within embed_dim")
     text = TEMPLATE.format(
         footprint=480, megabytes=size, first=0, last=cfg["scenes"] - 1,
         final_loss=f"{losses[-1]:.4f}" if losses else "n/a",
-        scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()), minutes=minutes,
+        scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()),
         **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]),
-        recipe=cfg.get("recipe", 1), s2_latent=" x ".join(map(str, s2_latent(cfg))))
+        recipe=cfg.get("recipe", 1), s2_latent=" x ".join(map(str, s2_latent(cfg))),
+        s2_factor=factor, s2_note=note, machine=_machine_line(trained_on),
+        times=describe(dict(times or {})), reproducible=REPRODUCIBLE, tokens=tokens)
     path = out / "README.md"
     path.write_text(text, encoding="utf-8")
     return path

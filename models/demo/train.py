@@ -36,8 +36,9 @@ from models.autoencoder import AutoencoderKL
 from models.checkpoints import load_file
 from models.configs import BackboneConfig, ModalityConfig
 from models.demo import data as dm
-from models.demo.config import RECIPES, TrainConfig, check_workdir
-from models.demo.package_readme import write_readme
+from models.demo.config import RECIPES, TrainConfig, check_token_width, check_workdir
+from models.demo.package_readme import REPRODUCIBLE, write_readme
+from models.demo.provenance import add_stage_time, machine, stage_times
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
 from models.demo.tokenizers import (
     encode_all,
@@ -160,6 +161,7 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
     stages (e.g. the S2 one, to bank CPU time in a session too short for the whole run)."""
     torch.set_num_threads(cfg.threads)
     workdir.mkdir(parents=True, exist_ok=True)
+    check_token_width(cfg)
     check_workdir(cfg, workdir)
     specs = cfg.specs()
     t0 = time.perf_counter()
@@ -179,7 +181,10 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
             vae.eval()
         else:
             partial = workdir / f"vae_{key}.partial.pt"
+            started = time.perf_counter()
             vae = train_vae(key, specs[key], data, cfg, partial)
+            add_stage_time(workdir, f"tokenizer {key}", time.perf_counter() - started,
+                           cfg.threads)
             save_checkpoint(vae.state_dict(), path)
             partial.unlink(missing_ok=True)
         moments[key] = encode_all(vae, key, data)
@@ -195,7 +200,9 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
         return None
     (workdir / "scales.json").write_text(json.dumps(scales, indent=2))
     specs = cfg.specs(scales)
+    started = time.perf_counter()
     ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
+    add_stage_time(workdir, "denoiser", time.perf_counter() - started, cfg.threads)
     minutes = (time.perf_counter() - t0) / 60
     summary = {"config": dataclasses.asdict(cfg), "scale_factors": scales,
                "final_loss": losses[-1] if losses else None, "minutes_this_run": minutes}
@@ -203,7 +210,7 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
     log.info("training done in %.1f min, final loss %s", minutes, summary["final_loss"])
     if out is None:
         return None
-    return export_demo(out, ema, vaes, specs, cfg, losses)
+    return export_demo(out, ema, vaes, specs, cfg, losses, workdir=workdir)
 
 
 def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
@@ -226,9 +233,12 @@ def load_trained(cfg: TrainConfig, workdir: Path) -> tuple[
 
 def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
                 specs: Mapping[str, ModalityConfig], cfg: TrainConfig,
-                losses: Sequence[float], step: int | None = None) -> Path:
-    """``step``: the checkpoint's step when exporting a run stopped before ``denoiser_steps``."""
+                losses: Sequence[float], step: int | None = None,
+                workdir: Path | None = None) -> Path:
+    """``step``: the checkpoint's step when exporting a run stopped before ``denoiser_steps``;
+    ``workdir``: where the run's stage times are (recorded in the manifest and README)."""
     step = cfg.denoiser_steps if step is None else step
+    times = stage_times(workdir) if workdir is not None else {}
     stopped = "" if step == cfg.denoiser_steps else f"-of-{cfg.denoiser_steps}"
     info = ManifestInfo(
         model_id=MODEL_ID,
@@ -243,11 +253,16 @@ def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
         extra={"footprint_m": dm.FOOTPRINT_M,
                "training": {"script": "models/demo/train.py", **dataclasses.asdict(cfg),
                             "denoiser_steps_done": step,
-                            "final_loss": losses[-1] if losses else None}},
+                            "final_loss": losses[-1] if losses else None,
+                            "machine": machine(), "stage_seconds": times,
+                            "reproducible": REPRODUCIBLE}},
     )
-    path = export_package(out, model.eval(), dict(vaes), info, ExportOptions(), specs)
+    path = export_package(out, model.eval(), dict(vaes), info, ExportOptions(), specs,
+                          gpu_variant=True)
     write_readme(path, {**dataclasses.asdict(cfg), "steps_done": step},
-                 {k: s.scale_factor or 1.0 for k, s in specs.items()}, losses)
+                 {k: s.scale_factor or 1.0 for k, s in specs.items()}, losses,
+                 trained_on=machine(), times=times, tokens=BackboneConfig.for_modalities(
+                     specs.values(), cfg.embed_dim, cfg.depth, cfg.num_heads).num_tokens)
     return path
 
 
@@ -279,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--export-only needs --out")
         torch.set_num_threads(cfg.threads)
         model, vaes, specs, losses, step = load_trained(cfg, args.workdir)
-        out = export_demo(args.out, model, vaes, specs, cfg, losses, step)
+        out = export_demo(args.out, model, vaes, specs, cfg, losses, step, args.workdir)
     else:
         out = run(cfg, args.workdir, args.out, args.only)
     if out is not None:

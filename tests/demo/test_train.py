@@ -130,3 +130,16 @@ def test_a_workdir_refuses_another_recipe(tmp_path) -> None:
     (tmp_path / "denoiser.pt").write_bytes(b"")
     with pytest.raises(SystemExit, match="denoiser_steps"):
         dc.check_workdir(dc.RECIPES[2], tmp_path)
+
+
+def test_a_token_must_fit_through_embed_dim() -> None:
+    # recipe 3's S2 tokens (4 x 4 patches of 16 channels) lost half the latent in 120 dims
+    with pytest.raises(SystemExit, match=r"4 x 4 x 16 = 256 latent values, more than "
+                                         r"embed_dim 120"):
+        dc.check_token_width(dc.RECIPES[3])
+    dc.check_token_width(dc.RECIPES[1])
+    cfg = dc.RECIPES[4]
+    dc.check_token_width(cfg)
+    bcfg = BackboneConfig.for_modalities(cfg.specs().values(), cfg.embed_dim, 1, 4)
+    s2 = dict((m[0], m) for m in bcfg.modalities)[dm.S2_KEY]
+    assert s2[1:] == (16, 24, 24, 2) and bcfg.num_tokens == 224  # 144 S2 tokens of 64 values
