@@ -224,8 +224,8 @@ def _fill(args: argparse.Namespace) -> int:
         # so the run went on on ONNX Runtime and ignored the SIGTERM (1 run in ~10)
         import_onnxruntime()
         import_openvino()
-        with stop_signals_as_interrupts():
-            return run_fill(request, progress=None if args.quiet else bar,
+        with stop_signals_as_interrupts() as stopped:
+            return run_fill(request, progress=None if args.quiet else bar, cancel=stopped,
                             log=bar.message if args.verbose else None)
 
     code, report = run_command(work, bar,

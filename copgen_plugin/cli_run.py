@@ -62,18 +62,30 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_signals_as_interrupts() -> Iterator[None]:
+def stop_signals_as_interrupts() -> Iterator[Callable[[], bool]]:
     """SIGTERM/SIGHUP raise ``Terminated``; once one arrived, later ones (and Ctrl-C) are
-    ignored so that the clean-up itself is not interrupted."""
+    ignored so that the clean-up itself is not interrupted. Yields a cancel check for the run:
+    the raise lands wherever the main thread is, and code that swallows it (an extension
+    module's import turned it into "not installed" and the run went on) would lose the stop,
+    so the check raises it again at the run's next footprint or solver step."""
+    arrived: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
         for s in (*STOP_SIGNALS, signal.SIGINT):
             signal.signal(s, signal.SIG_IGN)
+        arrived.append(signum)
         raise Terminated(signum)
 
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    def stopped() -> bool:
+        if arrived:
+            raise Terminated(arrived[0])
+        return False
+
+    previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, signal.SIGINT)}
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
     try:
-        yield
+        yield stopped
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from copgen_plugin.cli_run import Terminated, stop_signals_as_interrupts
 from tests.reliability.helpers import (
     REPO,
     cli,
@@ -85,3 +86,24 @@ def test_the_next_run_clears_the_partial_files_of_a_killed_one(tmp_path, ten_m_p
         "sample_1.tif", "sample_9.partial-0a0b0c0d.tif"]
     assert live.read_text() == "a live run's"
     assert [p.name for p in out.glob("*.partial-*")] == []
+
+
+def test_a_stop_swallowed_inside_the_run_is_raised_again_at_its_next_check():
+    """openvino's extension import turned the raised stop into "not installed" and the run
+    went on to publish everything (exit 0, about 1 run in 10): the run's cancel check must
+    raise the stop again."""
+    sigint = signal.getsignal(signal.SIGINT)
+    with stop_signals_as_interrupts() as stopped:
+        assert stopped() is False
+        try:  # what the extension's import did with the raised stop
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises here, in the main thread
+            pytest.fail("the handler did not raise")
+        except KeyboardInterrupt:
+            pass
+        with pytest.raises(Terminated) as raised:
+            stopped()
+        assert raised.value.signum == signal.SIGTERM
+    # the handlers are the test process's own again, Ctrl-C included
+    assert signal.getsignal(signal.SIGINT) is sigint
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
