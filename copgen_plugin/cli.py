@@ -207,7 +207,6 @@ def build_request(args: argparse.Namespace) -> FillRequest:
 #: signals that stop a run like Ctrl-C: what kill, systemd, batch schedulers and a closed
 #: terminal send
 def _fill(args: argparse.Namespace) -> int:
-    from .engine.backends import import_openvino
     from .engine.runtime import import_onnxruntime
     from .fill import run_fill, summary_lines
 
@@ -219,11 +218,9 @@ def _fill(args: argparse.Namespace) -> int:
     def work() -> FillReport:
         request = build_request(args)
         # imported before the stop signals are armed: a signal raised inside onnxruntime's own
-        # import would surface as a confusing "not installed" error instead of a clean stop,
-        # and one raised inside openvino's extension module was swallowed as "not installed",
-        # so the run went on on ONNX Runtime and ignored the SIGTERM (1 run in ~10)
+        # import would surface as a confusing "not installed" error instead of a clean stop
+        # (a stop swallowed later, as openvino's import did, is raised again by ``stopped``)
         import_onnxruntime()
-        import_openvino()
         with stop_signals_as_interrupts() as stopped:
             return run_fill(request, progress=None if args.quiet else bar, cancel=stopped,
                             log=bar.message if args.verbose else None)

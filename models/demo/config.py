@@ -75,8 +75,6 @@ class TrainConfig:
         return dm.demo_specs(scales, self.latents())
 
 
-DENOISER_STEPS_4 = 5000
-
 # Recipe 1 is the first shipped demo model (soft S2: 303 DN, gradient ratio 0.54); recipe 2 is
 # issue 19's sharper S2 tokenizer, chosen by the trials recorded in models/demo/README.md;
 # recipe 3 its wider, longer successor.
@@ -93,7 +91,7 @@ RECIPES: dict[int, TrainConfig] = {
     # dims: eps MSE 0.53 even at t = 999, garbage samples): recipe 3's tokenizers, S2 patch 2
     # (64 values per token, 144 S2 tokens, 224 in all, as COP-GEN's patch 2)
     4: TrainConfig(recipe=4, vae_steps_s2=6000, s2_factor=2, s2_z_channels=16, s2_patch=2,
-                   denoiser_steps=DENOISER_STEPS_4, threads=2),
+                   denoiser_steps=5000, threads=2),
 }
 
 
@@ -127,7 +125,7 @@ def check_token_width(cfg: TrainConfig) -> None:
     through (recipe 3: 4 x 4 x 16 = 256 values into 120 dims, eps MSE 0.53 at t = 999 after
     12000 steps, samples of noise). Refused before any training time is spent."""
     for spec in cfg.specs().values():
-        if spec.kind != "image":
+        if not spec.is_image:
             continue
         values = spec.patch_size ** 2 * spec.latent_shape[0]
         if values > cfg.embed_dim:
@@ -135,4 +133,3 @@ def check_token_width(cfg: TrainConfig) -> None:
                 f"{spec.key}: a token holds {spec.patch_size} x {spec.patch_size} x "
                 f"{spec.latent_shape[0]} = {values} latent values, more than embed_dim "
                 f"{cfg.embed_dim}: lower the S2 patch (--s2-patch) or the latent channels")
-

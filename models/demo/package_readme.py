@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.demo.provenance import describe
+from models.demo.provenance import describe, describe_machine
 
 #: how far a re-run reproduces a package (the manifest's ``training.reproducible`` says it too)
 REPRODUCIBLE = (
@@ -76,13 +76,6 @@ def s2_latent(cfg: Mapping[str, Any]) -> tuple[int, int, int]:
     return cfg.get("s2_z_channels", 8), side, side
 
 
-def _machine_line(trained_on: Mapping[str, Any] | None) -> str:
-    if not trained_on:
-        return "not recorded"
-    return (f"{trained_on['cpu']}, {trained_on['cores']} cores, {trained_on['system']}, "
-            f"Python {trained_on['python']}, torch {trained_on['torch']}")
-
-
 def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
                  losses: Sequence[float], trained_on: Mapping[str, Any] | None = None,
                  times: Mapping[str, Any] | None = None, tokens: int = 116) -> Path:
@@ -100,8 +93,8 @@ def write_readme(out: Path, cfg: Mapping[str, Any], scales: Mapping[str, float],
         scales=", ".join(f"{k} {v:.4f}" for k, v in scales.items()),
         **{k: cfg[k] for k in _FIELDS}, ch_mult=list(cfg["vae_ch_mult"]),
         recipe=cfg.get("recipe", 1), s2_latent=" x ".join(map(str, s2_latent(cfg))),
-        s2_factor=factor, s2_note=note, machine=_machine_line(trained_on),
-        times=describe(dict(times or {})), reproducible=REPRODUCIBLE, tokens=tokens)
+        s2_factor=factor, s2_note=note, machine=describe_machine(trained_on),
+        times=describe(times or {}), reproducible=REPRODUCIBLE, tokens=tokens)
     path = out / "README.md"
     path.write_text(text, encoding="utf-8")
     return path

@@ -38,7 +38,7 @@ from models.configs import BackboneConfig, ModalityConfig
 from models.demo import data as dm
 from models.demo.config import RECIPES, TrainConfig, check_token_width, check_workdir
 from models.demo.package_readme import REPRODUCIBLE, write_readme
-from models.demo.provenance import add_stage_time, machine, stage_times
+from models.demo.provenance import machine, stage_times, timed_stage
 from models.demo.recipe import masked_mse, noisy_modalities, spatial_pos_embed
 from models.demo.tokenizers import (
     encode_all,
@@ -181,10 +181,8 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
             vae.eval()
         else:
             partial = workdir / f"vae_{key}.partial.pt"
-            started = time.perf_counter()
-            vae = train_vae(key, specs[key], data, cfg, partial)
-            add_stage_time(workdir, f"tokenizer {key}", time.perf_counter() - started,
-                           cfg.threads)
+            with timed_stage(workdir, f"tokenizer {key}", cfg.threads):
+                vae = train_vae(key, specs[key], data, cfg, partial)
             save_checkpoint(vae.state_dict(), path)
             partial.unlink(missing_ok=True)
         moments[key] = encode_all(vae, key, data)
@@ -200,9 +198,8 @@ def run(cfg: TrainConfig, workdir: Path, out: Path | None, only: Sequence[str] =
         return None
     (workdir / "scales.json").write_text(json.dumps(scales, indent=2))
     specs = cfg.specs(scales)
-    started = time.perf_counter()
-    ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
-    add_stage_time(workdir, "denoiser", time.perf_counter() - started, cfg.threads)
+    with timed_stage(workdir, "denoiser", cfg.threads):
+        ema, losses = train_denoiser(moments, scales, specs, cfg, workdir / "denoiser.pt")
     minutes = (time.perf_counter() - t0) / 60
     summary = {"config": dataclasses.asdict(cfg), "scale_factors": scales,
                "final_loss": losses[-1] if losses else None, "minutes_this_run": minutes}
@@ -239,6 +236,7 @@ def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
     ``workdir``: where the run's stage times are (recorded in the manifest and README)."""
     step = cfg.denoiser_steps if step is None else step
     times = stage_times(workdir) if workdir is not None else {}
+    trained_on = machine()
     stopped = "" if step == cfg.denoiser_steps else f"-of-{cfg.denoiser_steps}"
     info = ManifestInfo(
         model_id=MODEL_ID,
@@ -254,15 +252,14 @@ def export_demo(out: Path, model: CopgenUViT, vaes: Mapping[str, AutoencoderKL],
                "training": {"script": "models/demo/train.py", **dataclasses.asdict(cfg),
                             "denoiser_steps_done": step,
                             "final_loss": losses[-1] if losses else None,
-                            "machine": machine(), "stage_seconds": times,
+                            "machine": trained_on, "stage_seconds": times,
                             "reproducible": REPRODUCIBLE}},
     )
     path = export_package(out, model.eval(), dict(vaes), info, ExportOptions(), specs,
                           gpu_variant=True)
     write_readme(path, {**dataclasses.asdict(cfg), "steps_done": step},
                  {k: s.scale_factor or 1.0 for k, s in specs.items()}, losses,
-                 trained_on=machine(), times=times, tokens=BackboneConfig.for_modalities(
-                     specs.values(), cfg.embed_dim, cfg.depth, cfg.num_heads).num_tokens)
+                 trained_on=trained_on, times=times, tokens=model.config.num_tokens)
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,35 +50,10 @@ def alone(engine):
     return [engine.generate(r) for r in _requests()]
 
 
-def test_shared_denoiser_calls_give_bit_identical_samples(engine, alone):
-    calls = []
-    session = engine.denoiser()
-    original = session.__call__
-
-    class Counting:  # the real session, its calls counted (their batch sizes)
-        def __getattr__(self, name):
-            return getattr(session, name)
-
-        def __call__(self, z, t):
-            calls.append(len(next(iter(z.values()))))
-            return original(z, t)
-
-    engine._denoiser = Counting()
-    try:
-        together = engine.generate_many(_requests(), max_rows=8)
-    finally:
-        engine._denoiser = session
-    # 8 rows: the batches (2, 1 | 2 | 1, 1, 1) of the three requests in one solver run
-    assert calls == [8] * STEPS
-    for a, b in zip(alone, together, strict=True):
-        assert b.n_samples == a.n_samples and b.seed == a.seed
-        for key in a.samples:
-            assert np.array_equal(a.latents[key], b.latents[key]), key
-            assert np.array_equal(a.samples[key], b.samples[key]), key
-
-
-def test_the_row_budget_splits_the_runs(engine, alone):
-    calls = []
+@contextlib.contextmanager
+def counted_denoiser_calls(engine: CopgenEngine) -> Iterator[list[int]]:
+    """The engine's real denoiser session, the batch size of each of its calls recorded."""
+    calls: list[int] = []
     session = engine.denoiser()
     original = session.__call__
 
@@ -89,12 +66,29 @@ def test_the_row_budget_splits_the_runs(engine, alone):
             return original(z, t)
 
     engine._denoiser = Counting()
-    progress = []
     try:
-        together = engine.generate_many(_requests(), max_rows=3,
-                                        progress=lambda d, t: progress.append((d, t)))
+        yield calls
     finally:
         engine._denoiser = session
+
+
+def test_shared_denoiser_calls_give_bit_identical_samples(engine, alone):
+    with counted_denoiser_calls(engine) as calls:
+        together = engine.generate_many(_requests(), max_rows=8)
+    # 8 rows: the batches (2, 1 | 2 | 1, 1, 1) of the three requests in one solver run
+    assert calls == [8] * STEPS
+    for a, b in zip(alone, together, strict=True):
+        assert b.n_samples == a.n_samples and b.seed == a.seed
+        for key in a.samples:
+            assert np.array_equal(a.latents[key], b.latents[key]), key
+            assert np.array_equal(a.samples[key], b.samples[key]), key
+
+
+def test_the_row_budget_splits_the_runs(engine, alone):
+    progress = []
+    with counted_denoiser_calls(engine) as calls:
+        together = engine.generate_many(_requests(), max_rows=3,
+                                        progress=lambda d, t: progress.append((d, t)))
     # pieces 2,1 | 2 | 1,1,1 packed in order under 3 rows: [2,1] [2,1] [1,1]
     assert calls == [3] * STEPS + [3] * STEPS + [2] * STEPS
     assert max(calls) <= 3 and progress[-1] == (3 * STEPS, 3 * STEPS)
